@@ -1,0 +1,1 @@
+"""The edges: the Flask app factory, blueprints, schemas and the ``collector`` CLI."""
