@@ -1,0 +1,64 @@
+"""Pieces every ``collector`` command shares: state, error mapping, small I/O helpers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from api.config import Instance, NoMasterKey, Settings
+from collector.errors import CollectorError
+from keys.errors import KeysError
+
+
+class CLIState:
+    """Settings plus a lazily opened instance, shared by every command of one invocation."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._instance: Instance | None = None
+
+    def instance(self, *, create: bool = False) -> Instance:
+        """Open the instance (database and master key) once."""
+        if self._instance is None:
+            self._instance = Instance(self.settings, create=create)
+        return self._instance
+
+    def close(self) -> None:
+        """Close the instance if one was opened."""
+        if self._instance is not None:
+            self._instance.close()
+
+
+class CollectorGroup(click.Group):
+    """A group that turns expected failures into a one-line message and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (CollectorError, KeysError, NoMasterKey) as exc:
+            raise click.ClickException(str(exc)) from None
+        except (ValueError, OSError) as exc:
+            if isinstance(exc, click.ClickException):
+                raise
+            raise click.ClickException(_one_line(exc)) from None
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+pass_state = click.make_pass_decorator(CLIState)
+
+
+def read_secret_file(path: Path) -> str:
+    """Read a passphrase file, dropping one trailing newline."""
+    text = path.read_text(encoding="utf-8")
+    return text[:-1] if text.endswith("\n") else text
+
+
+def echo_json(value: Any) -> None:
+    """Print a value as JSON on stdout."""
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))

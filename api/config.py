@@ -1,0 +1,142 @@
+"""Configuration: defaults, then ``COLLECTOR_*`` environment, then flags or test config.
+
+Only this room reads the environment; the domain gets plain values as arguments.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from collector import masterkey
+from collector.db import (
+    make_engine,
+    migrate,
+    schema_is_current,
+    session_factory,
+    sqlite_url,
+    transaction,
+)
+from keys import kek as kek_sources
+
+ENV_PREFIX = "COLLECTOR_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of an instance; secrets are kept out of the repr."""
+
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    master_key: str | None = field(default=None, repr=False)
+    master_key_file: Path | None = None
+    master_passphrase: str | None = field(default=None, repr=False)
+    rsa_bits: int = 3072
+    max_request_bytes: int = 100 * 1024 * 1024
+
+    @property
+    def db_url(self) -> str:
+        """Return the database URL (SQLite under the data dir by default)."""
+        return self.database_url or sqlite_url(self.data_dir / "collector.db")
+
+    @property
+    def key_file(self) -> Path:
+        """Return the master key file path (default ``<data dir>/keys/master.key``)."""
+        return self.master_key_file or self.data_dir / "keys" / "master.key"
+
+
+def _read_file_secret(path: str) -> str:
+    text = Path(path).read_text(encoding="utf-8")
+    return text[:-1] if text.endswith("\n") else text
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    """Build settings from the environment, then apply explicit overrides."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    if env.get(ENV_PREFIX + "DATA_DIR"):
+        values["data_dir"] = Path(env[ENV_PREFIX + "DATA_DIR"])
+    if env.get(ENV_PREFIX + "DATABASE_URL"):
+        values["database_url"] = env[ENV_PREFIX + "DATABASE_URL"]
+    if env.get(ENV_PREFIX + "MASTER_KEY"):
+        values["master_key"] = env[ENV_PREFIX + "MASTER_KEY"]
+    if env.get(ENV_PREFIX + "MASTER_KEY_FILE"):
+        values["master_key_file"] = Path(env[ENV_PREFIX + "MASTER_KEY_FILE"])
+    if env.get(ENV_PREFIX + "MASTER_PASSPHRASE_FILE"):
+        values["master_passphrase"] = _read_file_secret(env[ENV_PREFIX + "MASTER_PASSPHRASE_FILE"])
+    elif env.get(ENV_PREFIX + "MASTER_PASSPHRASE"):
+        values["master_passphrase"] = env[ENV_PREFIX + "MASTER_PASSPHRASE"]
+    if env.get(ENV_PREFIX + "RSA_BITS"):
+        values["rsa_bits"] = int(env[ENV_PREFIX + "RSA_BITS"])
+    if env.get(ENV_PREFIX + "MAX_REQUEST_BYTES"):
+        values["max_request_bytes"] = int(env[ENV_PREFIX + "MAX_REQUEST_BYTES"])
+    settings = Settings(**values)
+    if overrides:
+        settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+    return settings
+
+
+class Instance:
+    """An opened instance: engine, session factory and the master key, resolved once."""
+
+    def __init__(self, settings: Settings, *, create: bool = False):
+        self.settings = settings
+        if settings.database_url is None:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.engine = make_engine(settings.db_url)
+        if create:
+            migrate(self.engine)
+        elif not schema_is_current(self.engine):
+            self.engine.dispose()
+            raise NoMasterKey(
+                f"the database at {settings.db_url.split('@')[-1]} is not initialised or is "
+                "out of date: run `collector init`"
+            )
+        self.sessions = session_factory(self.engine)
+        self._kek: bytes | None = None
+        self._create = create
+
+    @property
+    def kek(self) -> bytes:
+        """Return the master key, checked against the database (adopted on first use)."""
+        if self._kek is None:
+            kek = resolve_kek(self.settings, self, create=self._create)
+            with transaction(self.sessions) as session:
+                masterkey.verify_or_adopt(session, kek)
+            self._kek = kek
+        return self._kek
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+
+class NoMasterKey(Exception):
+    """The instance cannot open: no master key configured, or the database is not initialised."""
+
+
+def resolve_kek(settings: Settings, instance: Instance, *, create: bool) -> bytes:
+    """Return the KEK from the env key, the passphrase, or the key file (in that order)."""
+    if settings.master_key:
+        return kek_sources.kek_from_base64(settings.master_key)
+    if settings.master_passphrase is not None:
+        with transaction(instance.sessions) as session:
+            found = masterkey.passphrase_kdf(session, create=create)
+        if found is None:
+            raise NoMasterKey(
+                "this database has no passphrase settings: run `collector init` with the passphrase"
+            )
+        salt, params = found
+        return kek_sources.kek_from_passphrase(settings.master_passphrase, salt, params)
+    path = settings.key_file
+    if path.exists() or create:
+        return kek_sources.load_or_create_key_file(path)
+    raise NoMasterKey(
+        f"no master key: set COLLECTOR_MASTER_KEY, COLLECTOR_MASTER_PASSPHRASE(_FILE), or run "
+        f"`collector init` to create {path}"
+    )

@@ -1,0 +1,62 @@
+"""Domain errors, each with a Central-style problem code (status = floor(code)).
+
+CollectorError
+ ├─ NotFound            404.1   a project, form, key generation or submission that does not exist
+ ├─ InvalidInput        400.x   a request or argument the domain refuses (details say what)
+ ├─ Conflict            409.x   the state does not allow it (a second active key, a duplicate)
+ ├─ MasterKeyMismatch   500.2   the configured master key is not the one this database was sealed with
+ └─ KeyringError        500.3   a sealed key could not be opened although the master key matched
+
+The ``api`` room renders these as ``{"code", "message", "details"}`` and the CLI as one line.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class CollectorError(Exception):
+    """Base of every domain error; carries a problem code and safe details."""
+
+    code: float = 500.1
+    default_message = "internal error"
+
+    def __init__(self, message: str | None = None, *, code: float | None = None, **details: Any):
+        super().__init__(message or self.default_message)
+        if code is not None:
+            self.code = code
+        self.message = message or self.default_message
+        self.details = details
+
+    @property
+    def status(self) -> int:
+        """Return the HTTP status this problem maps to."""
+        return int(self.code)
+
+
+class NotFound(CollectorError):
+    code = 404.1
+    default_message = "could not find the resource you were looking for"
+
+
+class InvalidInput(CollectorError):
+    code = 400.1
+    default_message = "the request is not valid"
+
+
+class Conflict(CollectorError):
+    code = 409.1
+    default_message = "the request conflicts with the current state"
+
+
+class MasterKeyMismatch(CollectorError):
+    code = 500.2
+    default_message = (
+        "the configured master key does not match this database "
+        "(check COLLECTOR_MASTER_KEY, the key file or the passphrase)"
+    )
+
+
+class KeyringError(CollectorError):
+    code = 500.3
+    default_message = "a sealed key could not be opened"

@@ -1,0 +1,46 @@
+"""CLI fixtures: the real ``collector`` command on a fresh data dir and database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from api.cli import main
+
+Invoke = Callable[..., Result]
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, database_url: str) -> dict[str, str]:
+    """The environment a deployment would set: data dir, database, a fast RSA size."""
+    return {
+        "COLLECTOR_DATA_DIR": str(tmp_path / "data"),
+        "COLLECTOR_DATABASE_URL": database_url,
+        "COLLECTOR_RSA_BITS": "2048",
+        "COLLECTOR_MASTER_KEY": "",
+        "COLLECTOR_MASTER_PASSPHRASE": "",
+        "COLLECTOR_MASTER_PASSPHRASE_FILE": "",
+        "COLLECTOR_MASTER_KEY_FILE": "",
+    }
+
+
+@pytest.fixture
+def cli(cli_env: dict[str, str]) -> Invoke:
+    """Run ``collector ARGS…`` in-process; returns click's Result (exit code, stdout, stderr)."""
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
+        return runner.invoke(main, list(args), env={**cli_env, **(env or {})}, input=input)
+
+    return invoke
+
+
+@pytest.fixture
+def initialised(cli: Invoke) -> Invoke:
+    """A ``cli`` whose instance was initialised."""
+    result = cli("init")
+    assert result.exit_code == 0, result.output
+    return cli

@@ -1,0 +1,29 @@
+"""Read a whole test database as raw bytes, to search it for things that must not be there."""
+
+from __future__ import annotations
+
+import subprocess
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+
+
+def raw_database_bytes(engine: Engine, database_url: str) -> bytes:
+    """Return the SQLite file (with its WAL) or a pg_dump of the test schema."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        engine.dispose()
+        path = url.database or ""
+        data = open(path, "rb").read()  # noqa: PTH123 - a plain read of a known file.
+        try:
+            data += open(path + "-wal", "rb").read()  # noqa: PTH123
+        except FileNotFoundError:
+            pass
+        return data
+    schema = str(url.query.get("options", "")).split("=", 1)[-1]
+    command = [
+        "pg_dump", "--no-owner", "--schema", schema,
+        "--host", url.host or "127.0.0.1", "--port", str(url.port or 5432),
+        "--username", url.username or "postgres", url.database or "test",
+    ]
+    return subprocess.run(command, check=True, capture_output=True).stdout
