@@ -1,1 +1,57 @@
 """The edges: the Flask app factory, blueprints, schemas and the ``collector`` CLI."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from api.config import Instance, Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    config: Mapping[str, Any] | None = None,
+    *,
+    settings: Settings | None = None,
+    start_workers: bool | None = None,
+) -> Flask:
+    """Create the WSGI app; ``config`` overrides settings by field name (tests use it)."""
+    from api import errors, openrosa
+
+    settings = settings or load_settings(config)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    # Form fields other than files are tiny in OpenRosa; files stream to temporary files.
+    app.config["MAX_FORM_MEMORY_SIZE"] = 1024 * 1024
+    instance = Instance(settings)
+    instance.kek  # noqa: B018 - fail at start-up, not on the first request, on a wrong key.
+    app.extensions["collector"] = instance
+    app.extensions["collector.wake"] = threading.Event()
+    errors.init_app(app)
+    app.register_blueprint(openrosa.bp)
+    if start_workers if start_workers is not None else settings.in_process_workers:
+        start_worker_thread(app)
+    return app
+
+
+def start_worker_thread(app: Flask) -> threading.Thread:
+    """Run a decryption worker beside the web server in this process."""
+    from collector.worker import Decryptor
+
+    instance: Instance = app.extensions["collector"]
+    stop = threading.Event()
+    decryptor = Decryptor(instance.sessions, instance.kek)
+    thread = threading.Thread(
+        target=decryptor.run,
+        args=(stop, app.extensions["collector.wake"]),
+        name="collector-decryptor",
+        daemon=True,
+    )
+    app.extensions["collector.stop"] = stop
+    thread.start()
+    return thread

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from api import cli_keys, cli_projects
+from api import cli_audit, cli_keys, cli_people, cli_projects, cli_server, cli_submissions
 from api.cli_common import CLIState, CollectorGroup
 from api.config import load_settings
 
@@ -55,6 +55,13 @@ def init(ctx: click.Context, init_data_dir: Path | None) -> None:
 main.add_command(cli_projects.projects)
 main.add_command(cli_keys.keys_group)
 main.add_command(cli_keys.decrypt)
+main.add_command(cli_people.users_group)
+main.add_command(cli_people.app_users_group)
+main.add_command(cli_submissions.submissions_group)
+main.add_command(cli_server.serve)
+main.add_command(cli_server.worker_command)
+main.add_command(cli_server.quickstart)
+main.add_command(cli_audit.audit_group)
 
 
 if __name__ == "__main__":  # pragma: no cover

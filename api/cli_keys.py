@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from api.cli_common import CLIState, echo_json, pass_state, read_secret_file
 from collector import keyring, masterkey, offline
+from collector.audit import CLI
 from collector.db import transaction
 from collector.errors import InvalidInput
 from keys import kek as kek_sources
@@ -56,7 +57,7 @@ def rotate(state: CLIState, project_id: int, bits: str | None) -> None:
     instance = state.instance()
     size = int(bits) if bits else instance.settings.rsa_bits
     with transaction(instance.sessions) as session:
-        row = keyring.rotate(session, project_id, instance.kek, bits=size)
+        row = keyring.rotate(session, project_id, instance.kek, bits=size, actor=CLI)
         generation = row.generation
     click.echo(f"project {project_id}: generation {generation} is active")
 
@@ -66,8 +67,11 @@ def _load_private_keys(
 ) -> list[RSAPrivateKey]:
     passphrase = read_secret_file(passphrase_file) if passphrase_file else None
     if key is not None:
-        return [kr.load_private_key_pem(key.read_bytes(), passphrase.encode() if passphrase
-                                        is not None else None)]
+        return [
+            kr.load_private_key_pem(
+                key.read_bytes(), passphrase.encode() if passphrase is not None else None
+            )
+        ]
     if passphrase is None:
         raise click.UsageError("--passphrase-file is required with --central-key and --bundle")
     if central_key is not None:
@@ -97,15 +101,26 @@ def _one_source(**sources: object) -> None:
 @keys_group.command("import")
 @click.option("--project", "project_id", type=int, required=True)
 @click.option("--pem", type=ExistingFile, help="A PEM private key (PKCS#1 or PKCS#8).")
-@click.option("--central-key", type=ExistingFile,
-              help="An ODK Central managed-key record {pubkey, privkey, salt, iv} as JSON.")
+@click.option(
+    "--central-key",
+    type=ExistingFile,
+    help="An ODK Central managed-key record {pubkey, privkey, salt, iv} as JSON.",
+)
 @click.option("--bundle", type=ExistingFile, help="An escrow bundle made by `keys export`.")
 @click.option("--passphrase-file", type=ExistingFile)
-@click.option("--activate", is_flag=True,
-              help="Make the imported key the active one (default: decrypt-only).")
+@click.option(
+    "--activate", is_flag=True, help="Make the imported key the active one (default: decrypt-only)."
+)
 @pass_state
-def import_keys(state: CLIState, project_id: int, pem: Path | None, central_key: Path | None,
-                bundle: Path | None, passphrase_file: Path | None, activate: bool) -> None:
+def import_keys(
+    state: CLIState,
+    project_id: int,
+    pem: Path | None,
+    central_key: Path | None,
+    bundle: Path | None,
+    passphrase_file: Path | None,
+    activate: bool,
+) -> None:
     """Add existing private keys to a project's keyring as generations."""
     _one_source(pem=pem, central_key=central_key, bundle=bundle)
     private_keys = _load_private_keys(pem, central_key, bundle, passphrase_file)
@@ -114,8 +129,15 @@ def import_keys(state: CLIState, project_id: int, pem: Path | None, central_key:
     with transaction(instance.sessions) as session:
         keyring.get_project(session, project_id)
         numbers = [
-            keyring.add_private_key(session, project_id, instance.kek, key, source=source,
-                                    activate=activate and i == len(private_keys) - 1).generation
+            keyring.add_private_key(
+                session,
+                project_id,
+                instance.kek,
+                key,
+                source=source,
+                activate=activate and i == len(private_keys) - 1,
+                actor=CLI,
+            ).generation
             for i, key in enumerate(private_keys)
         ]
     for number in numbers:
@@ -125,8 +147,12 @@ def import_keys(state: CLIState, project_id: int, pem: Path | None, central_key:
 @keys_group.command("export")
 @click.option("--project", "project_id", type=int, required=True)
 @click.option("--out", type=PathArg, required=True, help="The escrow bundle to write.")
-@click.option("--passphrase-file", type=ExistingFile, required=True,
-              help="The passphrase that seals the bundle (at least 10 characters).")
+@click.option(
+    "--passphrase-file",
+    type=ExistingFile,
+    required=True,
+    help="The passphrase that seals the bundle (at least 10 characters).",
+)
 @pass_state
 def export_keys(state: CLIState, project_id: int, out: Path, passphrase_file: Path) -> None:
     """Write a passphrase-sealed escrow bundle of a project's usable keys."""
@@ -137,7 +163,8 @@ def export_keys(state: CLIState, project_id: int, out: Path, passphrase_file: Pa
         raise click.UsageError(f"{out} exists; choose another --out")
     instance = state.instance()
     with instance.sessions() as session:
-        bundle = keyring.export_bundle(session, project_id, instance.kek, passphrase)
+        bundle = keyring.export_bundle(session, project_id, instance.kek, passphrase, actor=CLI)
+        session.commit()
     _write_private_file(out, bundle)
     click.echo(f"escrow bundle written: {out}")
 
@@ -149,15 +176,26 @@ def _write_private_file(path: Path, data: bytes) -> None:
 
 
 @keys_group.command("rewrap")
-@click.option("--project", "project_id", type=int, default=None,
-              help="Accepted for symmetry; the master key covers every project.")
-@click.option("--to-key-file", type=PathArg,
-              help="Seal under this key file (created 0600 when missing).")
-@click.option("--to-passphrase-file", type=ExistingFile,
-              help="Seal under a key derived from this passphrase.")
+@click.option(
+    "--project",
+    "project_id",
+    type=int,
+    default=None,
+    help="Accepted for symmetry; the master key covers every project.",
+)
+@click.option(
+    "--to-key-file", type=PathArg, help="Seal under this key file (created 0600 when missing)."
+)
+@click.option(
+    "--to-passphrase-file", type=ExistingFile, help="Seal under a key derived from this passphrase."
+)
 @pass_state
-def rewrap(state: CLIState, project_id: int | None, to_key_file: Path | None,
-           to_passphrase_file: Path | None) -> None:
+def rewrap(
+    state: CLIState,
+    project_id: int | None,
+    to_key_file: Path | None,
+    to_passphrase_file: Path | None,
+) -> None:
     """Re-seal every private key under a new master key, in one transaction.
 
     With no option, a new key file replaces the default one (the old file is kept beside it
@@ -171,19 +209,21 @@ def rewrap(state: CLIState, project_id: int | None, to_key_file: Path | None,
         if project_id is not None:
             keyring.get_project(session, project_id)
         new, finish = _new_kek(state, session, to_key_file, to_passphrase_file)
-        count = keyring.rewrap(session, old, new)
+        count = keyring.rewrap(session, old, new, actor=CLI)
     finish()
     click.echo(f"rewrapped {count} private keys under master key {kek_sources.kek_id(new)}")
 
 
-def _new_kek(state: CLIState, session: Any, key_file: Path | None, passphrase_file: Path | None
-             ) -> tuple[bytes, Callable[[], None]]:
+def _new_kek(
+    state: CLIState, session: Any, key_file: Path | None, passphrase_file: Path | None
+) -> tuple[bytes, Callable[[], None]]:
     settings = state.settings
     if passphrase_file is not None:
         salt, params = masterkey.replace_passphrase_kdf(session)
         new = kek_sources.kek_from_passphrase(read_secret_file(passphrase_file), salt, params)
         return new, lambda: click.echo(
-            "from now on set COLLECTOR_MASTER_PASSPHRASE_FILE to the new passphrase file")
+            "from now on set COLLECTOR_MASTER_PASSPHRASE_FILE to the new passphrase file"
+        )
     masterkey.forget_passphrase_kdf(session)
     if key_file is not None:
         new = kek_sources.load_or_create_key_file(key_file)
@@ -213,9 +253,16 @@ def _new_kek(state: CLIState, session: Any, key_file: Path | None, passphrase_fi
 @click.option("--project", "project_id", type=int, help="Use this project's managed keyring.")
 @click.option("--passphrase-file", type=ExistingFile)
 @pass_state
-def decrypt(state: CLIState, submission_dir: Path, out_dir: Path, key: Path | None,
-            central_key: Path | None, bundle: Path | None, project_id: int | None,
-            passphrase_file: Path | None) -> None:
+def decrypt(
+    state: CLIState,
+    submission_dir: Path,
+    out_dir: Path,
+    key: Path | None,
+    central_key: Path | None,
+    bundle: Path | None,
+    project_id: int | None,
+    passphrase_file: Path | None,
+) -> None:
     """Decrypt one submission directory (submission.xml + .enc files) into OUT."""
     _one_source(key=key, central_key=central_key, bundle=bundle, project=project_id)
     if project_id is not None:

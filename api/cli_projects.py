@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from api.cli_common import CLIState, echo_json, pass_state
 from collector import keyring
+from collector.audit import CLI
 from collector.db import transaction
 from collector.models import Project
 
@@ -18,15 +19,19 @@ def projects() -> None:
 
 @projects.command("create")
 @click.argument("name")
-@click.option("--bits", type=click.Choice(["2048", "3072", "4096"]), default=None,
-              help="RSA size of the first key generation (default 3072).")
+@click.option(
+    "--bits",
+    type=click.Choice(["2048", "3072", "4096"]),
+    default=None,
+    help="RSA size of the first key generation (default 3072).",
+)
 @pass_state
 def create(state: CLIState, name: str, bits: str | None) -> None:
     """Create a project with its keyring and print its id."""
     instance = state.instance()
     size = int(bits) if bits else instance.settings.rsa_bits
     with transaction(instance.sessions) as session:
-        project = keyring.create_project(session, name, instance.kek, bits=size)
+        project = keyring.create_project(session, name, instance.kek, bits=size, actor=CLI)
         project_id = project.id
     click.echo(project_id)
 

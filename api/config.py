@@ -36,6 +36,8 @@ class Settings:
     master_passphrase: str | None = field(default=None, repr=False)
     rsa_bits: int = 3072
     max_request_bytes: int = 100 * 1024 * 1024
+    in_process_workers: bool = True
+    public_url: str | None = None
 
     @property
     def db_url(self) -> str:
@@ -73,6 +75,8 @@ def load_settings(
         values["master_passphrase"] = env[ENV_PREFIX + "MASTER_PASSPHRASE"]
     if env.get(ENV_PREFIX + "RSA_BITS"):
         values["rsa_bits"] = int(env[ENV_PREFIX + "RSA_BITS"])
+    if env.get(ENV_PREFIX + "PUBLIC_URL"):
+        values["public_url"] = env[ENV_PREFIX + "PUBLIC_URL"].rstrip("/")
     if env.get(ENV_PREFIX + "MAX_REQUEST_BYTES"):
         values["max_request_bytes"] = int(env[ENV_PREFIX + "MAX_REQUEST_BYTES"])
     settings = Settings(**values)

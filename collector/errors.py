@@ -1,10 +1,13 @@
 """Domain errors, each with a Central-style problem code (status = floor(code)).
 
 CollectorError
- ├─ NotFound            404.1   a project, form, key generation or submission that does not exist
+ ├─ NotFound            404.1   a project, form, key or submission that is not there
+ ├─ Unauthorized        401.2   no usable credentials (a malformed app-user token)
+ ├─ Forbidden           403.1   credentials known but not allowed (revoked, expired, unassigned)
+ ├─ TooLarge            413.1   a request body over the configured limit
  ├─ InvalidInput        400.x   a request or argument the domain refuses (details say what)
  ├─ Conflict            409.x   the state does not allow it (a second active key, a duplicate)
- ├─ MasterKeyMismatch   500.2   the configured master key is not the one this database was sealed with
+ ├─ MasterKeyMismatch   500.2   the configured master key is not the one this database uses
  └─ KeyringError        500.3   a sealed key could not be opened although the master key matched
 
 The ``api`` room renders these as ``{"code", "message", "details"}`` and the CLI as one line.
@@ -37,6 +40,21 @@ class CollectorError(Exception):
 class NotFound(CollectorError):
     code = 404.1
     default_message = "could not find the resource you were looking for"
+
+
+class Unauthorized(CollectorError):
+    code = 401.2
+    default_message = "could not authenticate with the provided credentials"
+
+
+class Forbidden(CollectorError):
+    code = 403.1
+    default_message = "the authenticated actor does not have rights to do that"
+
+
+class TooLarge(CollectorError):
+    code = 413.1
+    default_message = "the request is larger than this server accepts"
 
 
 class InvalidInput(CollectorError):

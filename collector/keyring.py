@@ -7,7 +7,6 @@ data binds it to its project and generation, so a sealed key copied to another r
 from __future__ import annotations
 
 import base64
-
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -15,7 +14,8 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPubl
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from collector import masterkey
+from collector import audit, masterkey
+from collector.audit import Actor
 from collector.errors import Conflict, InvalidInput, KeyringError, NotFound
 from collector.models import KeyGeneration, KeyState, Project, utcnow
 from keys import kek as kek_sources
@@ -99,7 +99,14 @@ def get_generation(session: Session, project_id: int, generation: int) -> KeyGen
 
 
 def add_private_key(
-    session: Session, project_id: int, kek: bytes, key: RSAPrivateKey, *, source: str, activate: bool
+    session: Session,
+    project_id: int,
+    kek: bytes,
+    key: RSAPrivateKey,
+    *,
+    source: str,
+    activate: bool,
+    actor: Actor = audit.SYSTEM,
 ) -> KeyGeneration:
     """Seal a private key into the project's keyring as its next generation."""
     masterkey.verify_or_adopt(session, kek)
@@ -116,9 +123,7 @@ def add_private_key(
             )
     number = (
         session.scalar(
-            select(func.max(KeyGeneration.generation)).where(
-                KeyGeneration.project_id == project_id
-            )
+            select(func.max(KeyGeneration.generation)).where(KeyGeneration.project_id == project_id)
         )
         or 0
     ) + 1
@@ -131,15 +136,24 @@ def add_private_key(
         bits=bits,
         public_key_der=_public_der(key),
         fingerprint=fingerprint,
-        sealed_private_key=kr.seal_private_key(
-            kek, key, project_id=project_id, generation=number
-        ),
+        sealed_private_key=kr.seal_private_key(kek, key, project_id=project_id, generation=number),
         source=source,
         kek_id=_kek_id(kek),
         retired_at=None if activate else utcnow(),
     )
     session.add(row)
     session.flush()
+    if source != "generated":
+        audit.record(
+            session,
+            actor,
+            "key.import",
+            project_id=project_id,
+            subject=f"generation {number}",
+            source=source,
+            fingerprint=fingerprint,
+            active=activate,
+        )
     return row
 
 
@@ -162,7 +176,12 @@ def _retire_active(session: Session, project_id: int) -> None:
 
 
 def create_project(
-    session: Session, name: str, kek: bytes, *, bits: int = kr.DEFAULT_RSA_BITS
+    session: Session,
+    name: str,
+    kek: bytes,
+    *,
+    bits: int = kr.DEFAULT_RSA_BITS,
+    actor: Actor = audit.SYSTEM,
 ) -> Project:
     """Create a project with its keyring (generation 1 active)."""
     name = name.strip()
@@ -172,25 +191,53 @@ def create_project(
     project = Project(name=name)
     session.add(project)
     session.flush()
-    add_private_key(session, project.id, kek, kr.generate_private_key(bits), source="generated",
-                    activate=True)
+    row = add_private_key(
+        session, project.id, kek, kr.generate_private_key(bits), source="generated", activate=True
+    )
+    audit.record(session, actor, "project.create", project_id=project.id, subject=name)
+    audit.record(
+        session,
+        actor,
+        "key.generate",
+        project_id=project.id,
+        subject=f"generation {row.generation}",
+        bits=bits,
+        fingerprint=row.fingerprint,
+    )
     return project
 
 
-def rotate(session: Session, project_id: int, kek: bytes, *, bits: int = kr.DEFAULT_RSA_BITS
-           ) -> KeyGeneration:
+def rotate(
+    session: Session,
+    project_id: int,
+    kek: bytes,
+    *,
+    bits: int = kr.DEFAULT_RSA_BITS,
+    actor: Actor = audit.SYSTEM,
+) -> KeyGeneration:
     """Make a new generation active; the previous one is retired (decrypt-only)."""
     get_project(session, project_id)
-    return add_private_key(
+    row = add_private_key(
         session, project_id, kek, kr.generate_private_key(bits), source="generated", activate=True
     )
+    audit.record(
+        session,
+        actor,
+        "key.rotate",
+        project_id=project_id,
+        subject=f"generation {row.generation}",
+        bits=bits,
+        fingerprint=row.fingerprint,
+    )
+    return row
 
 
 def private_key(session: Session, row: KeyGeneration, kek: bytes) -> RSAPrivateKey:
     """Unseal a generation's private key (never persisted or returned in the clear)."""
     if row.sealed_private_key is None:
         raise Conflict(
-            f"key generation {row.generation} was destroyed", code=409.4,
+            f"key generation {row.generation} was destroyed",
+            code=409.4,
             generation=row.generation,
         )
     try:
@@ -212,8 +259,14 @@ def decryption_keys(session: Session, project_id: int, kek: bytes) -> list[RSAPr
 
 
 def import_pem(
-    session: Session, project_id: int, kek: bytes, pem: bytes, *,
-    passphrase: bytes | None = None, activate: bool = False,
+    session: Session,
+    project_id: int,
+    kek: bytes,
+    pem: bytes,
+    *,
+    passphrase: bytes | None = None,
+    activate: bool = False,
+    actor: Actor = audit.SYSTEM,
 ) -> KeyGeneration:
     """Add a self-supplied PEM private key as a generation (retired unless activated)."""
     get_project(session, project_id)
@@ -221,12 +274,20 @@ def import_pem(
         key = kr.load_private_key_pem(pem, passphrase)
     except KeyImportError as exc:
         raise InvalidInput(str(exc), code=400.31) from None
-    return add_private_key(session, project_id, kek, key, source="pem", activate=activate)
+    return add_private_key(
+        session, project_id, kek, key, source="pem", activate=activate, actor=actor
+    )
 
 
 def import_central(
-    session: Session, project_id: int, kek: bytes, record: Mapping[str, str], passphrase: str,
-    *, activate: bool = False,
+    session: Session,
+    project_id: int,
+    kek: bytes,
+    record: Mapping[str, str],
+    passphrase: str,
+    *,
+    activate: bool = False,
+    actor: Actor = audit.SYSTEM,
 ) -> KeyGeneration:
     """Add an ODK Central managed key ``{pubkey, privkey, salt, iv}`` as a generation."""
     get_project(session, project_id)
@@ -234,26 +295,42 @@ def import_central(
         key = kr.import_central_managed_key(record, passphrase)
     except KeyImportError as exc:
         raise InvalidInput(str(exc), code=400.32) from None
-    return add_private_key(session, project_id, kek, key, source="central", activate=activate)
+    return add_private_key(
+        session, project_id, kek, key, source="central", activate=activate, actor=actor
+    )
 
 
 def export_bundle(
-    session: Session, project_id: int, kek: bytes, passphrase: str,
-    *, kdf_params: kek_sources.KDFParams | None = None,
+    session: Session,
+    project_id: int,
+    kek: bytes,
+    passphrase: str,
+    *,
+    kdf_params: kek_sources.KDFParams | None = None,
+    actor: Actor = audit.SYSTEM,
 ) -> bytes:
     """Export every usable generation of a project as a passphrase-sealed escrow bundle."""
     entries = [
         kr.EscrowEntry(
-            project_id=row.project_id, generation=row.generation,
-            private_key=private_key(session, row, kek), state=row.state,
+            project_id=row.project_id,
+            generation=row.generation,
+            private_key=private_key(session, row, kek),
+            state=row.state,
         )
         for row in generations(session, project_id)
         if row.sealed_private_key is not None
     ]
+    audit.record(
+        session,
+        actor,
+        "key.export",
+        project_id=project_id,
+        generations=[e.generation for e in entries],
+    )
     return kr.export_escrow_bundle(entries, passphrase, kdf_params=kdf_params)
 
 
-def rewrap(session: Session, old_kek: bytes, new_kek: bytes) -> int:
+def rewrap(session: Session, old_kek: bytes, new_kek: bytes, *, actor: Actor = audit.SYSTEM) -> int:
     """Re-seal every private key under a new KEK in the caller's transaction; return the count."""
     masterkey.verify_or_adopt(session, old_kek)
     count = 0
@@ -267,6 +344,7 @@ def rewrap(session: Session, old_kek: bytes, new_kek: bytes) -> int:
         row.kek_id = _kek_id(new_kek)
         count += 1
     masterkey.replace_check(session, new_kek)
+    audit.record(session, actor, "key.rewrap", keys=count, kek_id=kek_sources.kek_id(new_kek))
     session.flush()
     return count
 

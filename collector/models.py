@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     CheckConstraint,
@@ -34,9 +35,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """Return a stored time as aware UTC (SQLite hands back naive values; all are UTC)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: DateTime(timezone=True)}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: DateTime(timezone=True)}
 
 
 class KeyState(enum.StrEnum):
@@ -110,3 +116,241 @@ class SystemSetting(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FormState(enum.StrEnum):
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+class SubmissionState(enum.StrEnum):
+    RECEIVED = "received"
+    PROCESSED = "processed"
+    FAILED = "failed"
+
+
+class Form(Base):
+    """A form of a project; its definitions are FormVersions (drafts and published ones)."""
+
+    __tablename__ = "forms"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="RESTRICT"))
+    xml_form_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(500))
+    state: Mapped[str] = mapped_column(String(16), default=FormState.OPEN.value)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("project_id", "xml_form_id", name="uq_forms_project_xml_form_id"),
+        CheckConstraint("state IN ('open', 'closing', 'closed')", name="state_known"),
+    )
+
+
+class FormVersion(Base):
+    """One definition of a form: the XForm served to Collect, its PII policy and its key."""
+
+    __tablename__ = "form_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    form_id: Mapped[int] = mapped_column(ForeignKey("forms.id", ondelete="RESTRICT"))
+    version: Mapped[str] = mapped_column(String(200))
+    xml: Mapped[bytes] = mapped_column(LargeBinary)
+    md5: Mapped[str] = mapped_column(String(32))
+    policy: Mapped[str] = mapped_column(Text, default="{}")
+    key_generation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("key_generations.id", ondelete="RESTRICT")
+    )
+    source: Mapped[bytes | None] = mapped_column(LargeBinary)
+    source_type: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[datetime | None]
+
+    form: Mapped[Form] = relationship()
+    key_generation: Mapped[KeyGeneration | None] = relationship()
+
+    __table_args__ = (
+        Index(
+            "uq_form_versions_published_version",
+            "form_id",
+            "version",
+            unique=True,
+            sqlite_where=text("published_at IS NOT NULL"),
+            postgresql_where=text("published_at IS NOT NULL"),
+        ),
+    )
+
+
+class AppUser(Base):
+    """Field staff: a project-scoped token that ODK Collect carries in its server URL."""
+
+    __tablename__ = "app_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="RESTRICT"))
+    display_name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    sealed_token: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        CheckConstraint(
+            "(revoked_at IS NULL) = (token_hash IS NOT NULL)", name="revoked_has_no_token"
+        ),
+    )
+
+
+class FormAssignment(Base):
+    """Which forms an app user may see and submit to."""
+
+    __tablename__ = "form_assignments"
+
+    app_user_id: Mapped[int] = mapped_column(
+        ForeignKey("app_users.id", ondelete="CASCADE"), primary_key=True
+    )
+    form_id: Mapped[int] = mapped_column(
+        ForeignKey("forms.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FormDownload(Base):
+    """A record that an app user fetched a form version: how the server knows who updated."""
+
+    __tablename__ = "form_downloads"
+
+    app_user_id: Mapped[int] = mapped_column(
+        ForeignKey("app_users.id", ondelete="CASCADE"), primary_key=True
+    )
+    form_version_id: Mapped[int] = mapped_column(
+        ForeignKey("form_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    first_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_at: Mapped[datetime] = mapped_column(default=utcnow)
+    device_id: Mapped[str | None] = mapped_column(String(200))
+
+
+class Submission(Base):
+    """An encrypted submission as received; it is never deleted by processing or failure."""
+
+    __tablename__ = "submissions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="RESTRICT"))
+    form_id: Mapped[int] = mapped_column(ForeignKey("forms.id", ondelete="RESTRICT"))
+    form_version_id: Mapped[int] = mapped_column(
+        ForeignKey("form_versions.id", ondelete="RESTRICT")
+    )
+    instance_id: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16), default=SubmissionState.RECEIVED.value)
+    reason: Mapped[str | None] = mapped_column(String(64))
+    reason_detail: Mapped[str | None] = mapped_column(Text)
+    manifest: Mapped[bytes] = mapped_column(LargeBinary)
+    manifest_md5: Mapped[str] = mapped_column(String(32))
+    expected_parts: Mapped[int]
+    received_parts: Mapped[int] = mapped_column(default=0)
+    signature: Mapped[str | None] = mapped_column(String(16))
+    submitter_id: Mapped[int | None] = mapped_column(
+        ForeignKey("app_users.id", ondelete="SET NULL")
+    )
+    device_id: Mapped[str | None] = mapped_column(String(200))
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+    attempts: Mapped[int] = mapped_column(default=0)
+    claimed_until: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None]
+    processed_at: Mapped[datetime | None]
+
+    form_version: Mapped[FormVersion] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("form_id", "instance_id", name="uq_submissions_form_instance"),
+        CheckConstraint("state IN ('received', 'processed', 'failed')", name="state_known"),
+        CheckConstraint("(state = 'failed') = (reason IS NOT NULL)", name="failed_has_reason"),
+        CheckConstraint("received_parts <= expected_parts", name="parts_bounded"),
+        Index("ix_submissions_state_id", "state", "id"),
+    )
+
+
+class SubmissionPart(Base):
+    """One ``.enc`` file of a submission, stored as received (ciphertext)."""
+
+    __tablename__ = "submission_parts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="RESTRICT"))
+    name: Mapped[str] = mapped_column(String(255))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("submission_id", "name", name="uq_submission_parts_submission_name"),
+    )
+
+
+class SubmissionRecord(Base):
+    """The decrypted submission as stored after the PII policy: one JSON document."""
+
+    __tablename__ = "submission_records"
+
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), primary_key=True
+    )
+    data: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    DATA_MANAGER = "data-manager"
+
+
+class User(Base):
+    """A web user (admin or data manager); the password is stored only as an argon2id hash."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None]
+    disabled_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'data-manager')", name="role_known"),
+        CheckConstraint("email = lower(email)", name="email_lowercase"),
+    )
+
+
+class AuditEntry(Base):
+    """One append-only audit entry; ``hash`` commits to the entry and to the previous hash."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_type: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[int | None]
+    actor_name: Mapped[str | None] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(64))
+    project_id: Mapped[int | None]
+    subject: Mapped[str | None] = mapped_column(String(200))
+    details: Mapped[str] = mapped_column(Text, default="{}")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+    __table_args__ = (
+        CheckConstraint(
+            "actor_type IN ('user', 'app-user', 'system', 'cli')", name="actor_type_known"
+        ),
+        Index("ix_audit_log_action_at", "action", "at"),
+    )

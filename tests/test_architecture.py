@@ -16,8 +16,20 @@ STDLIB = set(sys.stdlib_module_names)
 ALLOWED = {
     "keys": {"keys", "cryptography"},
     "forms": {"forms", "pyxform", "openpyxl", "defusedxml"},
-    "collector": {"collector", "keys", "forms", "sqlalchemy", "alembic", "cryptography",
-                  "argon2", "defusedxml", "segno", "rich", "psycopg", "gunicorn"},
+    "collector": {
+        "collector",
+        "keys",
+        "forms",
+        "sqlalchemy",
+        "alembic",
+        "cryptography",
+        "argon2",
+        "defusedxml",
+        "segno",
+        "rich",
+        "psycopg",
+        "gunicorn",
+    },
 }
 EDGE_ONLY = {"flask", "marshmallow", "click", "werkzeug", "api"}
 

@@ -14,16 +14,24 @@ def raw_database_bytes(engine: Engine, database_url: str) -> bytes:
     if url.get_backend_name() == "sqlite":
         engine.dispose()
         path = url.database or ""
-        data = open(path, "rb").read()  # noqa: PTH123 - a plain read of a known file.
+        data = open(path, "rb").read()
         try:
-            data += open(path + "-wal", "rb").read()  # noqa: PTH123
+            data += open(path + "-wal", "rb").read()
         except FileNotFoundError:
             pass
         return data
     schema = str(url.query.get("options", "")).split("=", 1)[-1]
     command = [
-        "pg_dump", "--no-owner", "--schema", schema,
-        "--host", url.host or "127.0.0.1", "--port", str(url.port or 5432),
-        "--username", url.username or "postgres", url.database or "test",
+        "pg_dump",
+        "--no-owner",
+        "--schema",
+        schema,
+        "--host",
+        url.host or "127.0.0.1",
+        "--port",
+        str(url.port or 5432),
+        "--username",
+        url.username or "postgres",
+        url.database or "test",
     ]
     return subprocess.run(command, check=True, capture_output=True).stdout

@@ -1,4 +1,4 @@
-"""The persisted keyring: generations, rotation, rewrap, imports, escrow; on SQLite and PostgreSQL."""
+"""The persisted keyring: generations, rotation, rewrap, imports, escrow (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -27,14 +27,20 @@ CHEAP_KDF = KDFParams(memory_cost_kib=1024, iterations=1, lanes=1)
 def secret_forms(key: RSAPrivateKey) -> list[bytes]:
     """Every at-rest shape a leaked private key could take."""
     shapes = [
-        key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                          serialization.NoEncryption()),
-        key.private_bytes(serialization.Encoding.DER,
-                          serialization.PrivateFormat.TraditionalOpenSSL,
-                          serialization.NoEncryption()),
+        key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+        key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        ),
     ]
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     body = b"".join(pem.splitlines()[1:-1])
     d = key.private_numbers().d
     shapes += [body[:64], body[-64:], d.to_bytes((d.bit_length() + 7) // 8, "big")]
@@ -61,12 +67,15 @@ def test_rotate_retires_the_old_generation_and_keeps_it_usable(
     keyring.rotate(db_session, project.id, kek, bits=2048)
     rows = keyring.generations(db_session, project.id)
     assert [(r.generation, r.state) for r in rows] == [
-        (1, "retired"), (2, "retired"), (3, "active")
+        (1, "retired"),
+        (2, "retired"),
+        (3, "active"),
     ]
     assert rows[0].retired_at is not None
     assert keyring.active_generation(db_session, project.id).generation == 3
-    fingerprints = {kr.public_key_fingerprint(k)
-                    for k in keyring.decryption_keys(db_session, project.id, kek)}
+    fingerprints = {
+        kr.public_key_fingerprint(k) for k in keyring.decryption_keys(db_session, project.id, kek)
+    }
     assert fingerprints == {r.fingerprint for r in rows}
 
 
@@ -74,11 +83,19 @@ def test_database_refuses_a_second_active_generation(db_session: Session, kek: b
     project = keyring.create_project(db_session, "P", kek, bits=2048)
     db_session.commit()
     row = keyring.generations(db_session, project.id)[0]
-    db_session.add(KeyGeneration(
-        project_id=project.id, generation=2, state="active", bits=2048,
-        public_key_der=row.public_key_der, fingerprint="x", sealed_private_key=b"x",
-        source="generated", kek_id="x",
-    ))
+    db_session.add(
+        KeyGeneration(
+            project_id=project.id,
+            generation=2,
+            state="active",
+            bits=2048,
+            public_key_der=row.public_key_der,
+            fingerprint="x",
+            sealed_private_key=b"x",
+            source="generated",
+            kek_id="x",
+        )
+    )
     with pytest.raises(IntegrityError):
         db_session.flush()
 
@@ -92,14 +109,14 @@ def test_wrong_master_key_is_named_clearly(db_session: Session, kek: bytes) -> N
         keyring.private_key(db_session, row, secrets.token_bytes(32))
 
 
-def test_rewrap_reseals_every_key_and_retires_the_old_kek(
-    db_session: Session, kek: bytes
-) -> None:
+def test_rewrap_reseals_every_key_and_retires_the_old_kek(db_session: Session, kek: bytes) -> None:
     first = keyring.create_project(db_session, "A", kek, bits=2048)
     second = keyring.create_project(db_session, "B", kek, bits=2048)
     keyring.rotate(db_session, first.id, kek, bits=2048)
-    before = {r.fingerprint: bytes(r.sealed_private_key or b"")
-              for r in db_session.scalars(select(KeyGeneration))}
+    before = {
+        r.fingerprint: bytes(r.sealed_private_key or b"")
+        for r in db_session.scalars(select(KeyGeneration))
+    }
     new = secrets.token_bytes(32)
     assert keyring.rewrap(db_session, kek, new) == 3
     db_session.commit()
@@ -156,8 +173,9 @@ def test_import_pem_refuses_bad_input_and_changes_nothing(
 
 
 def test_import_central_managed_keys(db_session: Session, kek: bytes, vectors: Path) -> None:
-    data = json.loads((vectors / "central-backend" / "central-crypto-test-vectors.json")
-                      .read_text())["managed_getPrivate"]
+    data = json.loads(
+        (vectors / "central-backend" / "central-crypto-test-vectors.json").read_text()
+    )["managed_getPrivate"]
     project = keyring.create_project(db_session, "Central", kek, bits=2048)
     for wrong in data["wrong_passphrases"]:
         with pytest.raises(InvalidInput):
@@ -173,8 +191,9 @@ def test_import_central_managed_keys(db_session: Session, kek: bytes, vectors: P
 def test_escrow_bundle_round_trip(db_session: Session, kek: bytes) -> None:
     project = keyring.create_project(db_session, "P", kek, bits=2048)
     keyring.rotate(db_session, project.id, kek, bits=2048)
-    bundle = keyring.export_bundle(db_session, project.id, kek, "escrow passphrase",
-                                   kdf_params=CHEAP_KDF)
+    bundle = keyring.export_bundle(
+        db_session, project.id, kek, "escrow passphrase", kdf_params=CHEAP_KDF
+    )
     entries = kr.import_escrow_bundle(bundle, "escrow passphrase")
     assert sorted((e.generation, kr.public_key_fingerprint(e.private_key)) for e in entries) == [
         (r.generation, r.fingerprint) for r in keyring.generations(db_session, project.id)
@@ -201,4 +220,5 @@ def test_raw_database_never_holds_a_private_key(
         for shape in secret_forms(key):
             assert shape not in raw
     assert b"PRIVATE KEY" not in raw
-    assert kek not in raw and base64.b64encode(kek) not in raw
+    assert kek not in raw
+    assert base64.b64encode(kek) not in raw

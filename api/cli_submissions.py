@@ -1,0 +1,109 @@
+"""``collector submissions``: what arrived, what failed and why, and retrying failures."""
+
+from __future__ import annotations
+
+import click
+from sqlalchemy import select
+
+from api.cli_common import CLIState, echo_json, pass_state
+from collector import keyring, worker
+from collector.db import transaction
+from collector.models import Form, Submission, SubmissionState
+
+
+@click.group("submissions")
+def submissions_group() -> None:
+    """Submissions as stored: received, processed or failed (with a reason)."""
+
+
+@submissions_group.command("list")
+@click.option("--project", "project_id", type=int, required=True)
+@click.option("--form", "xml_form_id", default=None)
+@click.option(
+    "--state", "wanted", type=click.Choice([s.value for s in SubmissionState]), default=None
+)
+@click.option("--json", "as_json", is_flag=True)
+@pass_state
+def list_submissions(
+    state: CLIState, project_id: int, xml_form_id: str | None, wanted: str | None, as_json: bool
+) -> None:
+    """List submissions with their state and failure reason."""
+    rows = _rows(state, project_id, xml_form_id, wanted)
+    if as_json:
+        echo_json(rows)
+        return
+    for row in rows:
+        reason = f"\t{row['reason']}" if row["reason"] else ""
+        click.echo(f"{row['id']}\t{row['formId']}\t{row['instanceId']}\t{row['state']}{reason}")
+
+
+@submissions_group.command("retry")
+@click.option("--project", "project_id", type=int, required=True)
+@click.argument("ids", nargs=-1, type=int)
+@click.option(
+    "--process/--no-process",
+    default=True,
+    help="Also process them now in this process (default), not only re-queue them.",
+)
+@pass_state
+def retry_submissions(
+    state: CLIState, project_id: int, ids: tuple[int, ...], process: bool
+) -> None:
+    """Re-queue failed submissions (all of the project's, or the given ids) and process them."""
+    instance = state.instance()
+    with transaction(instance.sessions) as session:
+        keyring.get_project(session, project_id)
+    with instance.sessions() as session:
+        count = worker.retry(session, list(ids) or None, project_id=project_id)
+    click.echo(f"{count} submissions re-queued")
+    if process and count:
+        decryptor = worker.Decryptor(instance.sessions, instance.kek)
+        while decryptor.run_once():
+            pass
+        rows = _rows(state, project_id, None, SubmissionState.FAILED.value)
+        click.echo(f"{len(rows)} submissions still failed")
+
+
+@submissions_group.command("process")
+@pass_state
+def process_now(state: CLIState) -> None:
+    """Process every waiting submission now, in this process, then exit."""
+    instance = state.instance()
+    decryptor = worker.Decryptor(instance.sessions, instance.kek)
+    total = 0
+    while batch := decryptor.run_once():
+        total += batch
+    click.echo(f"{total} submissions processed or failed")
+
+
+def _rows(
+    state: CLIState, project_id: int, xml_form_id: str | None, wanted: str | None
+) -> list[dict[str, object]]:
+    instance = state.instance()
+    with instance.sessions() as session:
+        keyring.get_project(session, project_id)
+        stmt = (
+            select(Submission, Form.xml_form_id)
+            .join(Form, Form.id == Submission.form_id)
+            .where(Submission.project_id == project_id)
+            .order_by(Submission.id)
+        )
+        if xml_form_id:
+            stmt = stmt.where(Form.xml_form_id == xml_form_id)
+        if wanted:
+            stmt = stmt.where(Submission.state == wanted)
+        return [
+            {
+                "id": sub.id,
+                "instanceId": sub.instance_id,
+                "formId": form_id,
+                "state": sub.state,
+                "reason": sub.reason,
+                "reasonDetail": sub.reason_detail,
+                "signature": sub.signature,
+                "parts": f"{sub.received_parts}/{sub.expected_parts}",
+                "createdAt": sub.created_at.isoformat(),
+                "processedAt": sub.processed_at.isoformat() if sub.processed_at else None,
+            }
+            for sub, form_id in session.execute(stmt)
+        ]

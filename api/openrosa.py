@@ -1,0 +1,203 @@
+"""OpenRosa for ODK Collect and Enketo, with the app-user token in the URL as Central does.
+
+GET  /v1/key/<token>/projects/<p>/formList
+GET  /v1/key/<token>/projects/<p>/forms/<xmlFormId>.xml
+GET  /v1/key/<token>/projects/<p>/forms/<xmlFormId>/manifest
+HEAD /v1/key/<token>/projects/<p>/submission            -> 204
+POST /v1/key/<token>/projects/<p>/submission            -> 201 once durably stored
+"""
+
+from __future__ import annotations
+
+import re
+from email.utils import formatdate
+from xml.sax.saxutils import escape
+
+from flask import Blueprint, Response, current_app, g, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.config import Instance
+from collector import appusers, intake, publishing
+from collector.errors import InvalidInput, NotFound
+from collector.models import AppUser, Form, FormDownload, FormState, FormVersion, utcnow
+
+bp = Blueprint("openrosa", __name__, url_prefix="/v1/key/<token>/projects/<int:project_id>")
+
+XML_TYPE = "text/xml; charset=utf-8"
+FORMLIST_NS = "http://openrosa.org/xforms/xformsList"
+MANIFEST_NS = "http://openrosa.org/xforms/xformsManifest"
+RESPONSE_NS = "http://openrosa.org/http/response"
+TOKEN_IN_PATH = re.compile(r"(/v1/key/)[^/]+")
+
+
+def redact(path: str) -> str:
+    """Return a request path with the app-user token blanked (for logs)."""
+    return TOKEN_IN_PATH.sub(r"\1***", path)
+
+
+def instance() -> Instance:
+    """Return the app's opened instance."""
+    found: Instance = current_app.extensions["collector"]
+    return found
+
+
+def openrosa_headers(response: Response) -> Response:
+    """Add the headers every OpenRosa response carries."""
+    response.headers["X-OpenRosa-Version"] = "1.0"
+    response.headers["X-OpenRosa-Accept-Content-Length"] = str(
+        instance().settings.max_request_bytes
+    )
+    response.headers["Date"] = formatdate(usegmt=True)
+    return response
+
+
+def openrosa_message(message: str, *, status: int, nature: str = "") -> Response:
+    """Return an OpenRosaResponse document (what Collect shows the user)."""
+    body = (
+        f'<OpenRosaResponse xmlns="{RESPONSE_NS}" items="0">'
+        f'<message nature="{escape(nature)}">{escape(message)}</message></OpenRosaResponse>'
+    )
+    return openrosa_headers(Response(body, status=status, content_type=XML_TYPE))
+
+
+def xml_response(body: bytes | str, status: int = 200) -> Response:
+    """Return an XML document with OpenRosa headers."""
+    return openrosa_headers(Response(body, status=status, content_type=XML_TYPE))
+
+
+@bp.url_value_preprocessor
+def authenticate(_endpoint: str | None, values: dict[str, object] | None) -> None:
+    assert values is not None
+    token = str(values.pop("token"))
+    project_id = int(str(values["project_id"]))
+    session: Session = instance().sessions()
+    g.db = session
+    g.app_user = appusers.authenticate(session, token, project_id)
+    g.base = f"{origin()}/v1/key/{token}/projects/{project_id}"
+
+
+@bp.teardown_request
+def close_session(_exc: BaseException | None) -> None:
+    session = g.pop("db", None)
+    if session is not None:
+        session.close()
+
+
+def origin() -> str:
+    """Return the public origin (COLLECTOR_PUBLIC_URL, else what the request came to)."""
+    return instance().settings.public_url or request.host_url.rstrip("/")
+
+
+def _listed_forms(session: Session, user: AppUser) -> list[tuple[Form, FormVersion]]:
+    allowed = appusers.assigned_form_ids(session, user)
+    stmt = (
+        select(Form)
+        .where(Form.project_id == user.project_id, Form.state == FormState.OPEN.value)
+        .order_by(Form.xml_form_id)
+    )
+    listed = []
+    for form in session.scalars(stmt):
+        version = publishing.current_version(session, form.id)
+        if form.id in allowed and version is not None:
+            listed.append((form, version))
+    return listed
+
+
+@bp.get("/formList")
+def form_list(project_id: int) -> Response:
+    """List the published, open forms this app user may fill."""
+    items = []
+    for form, version in _listed_forms(g.db, g.app_user):
+        url = f"{g.base}/forms/{escape(form.xml_form_id)}"
+        items.append(
+            "<xform>"
+            f"<formID>{escape(form.xml_form_id)}</formID>"
+            f"<name>{escape(form.name or form.xml_form_id)}</name>"
+            f"<version>{escape(version.version)}</version>"
+            f"<hash>md5:{version.md5}</hash>"
+            f"<downloadUrl>{url}.xml</downloadUrl>"
+            "</xform>"
+        )
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<xforms xmlns="{FORMLIST_NS}">{"".join(items)}</xforms>'
+    )
+    return xml_response(body)
+
+
+def _form_for_download(project_id: int, xml_form_id: str) -> tuple[Form, FormVersion]:
+    for form, version in _listed_forms(g.db, g.app_user):
+        if form.xml_form_id == xml_form_id:
+            return form, version
+    raise NotFound(f"form {xml_form_id!r} is not available to this app user")
+
+
+@bp.get("/forms/<xml_form_id>.xml")
+def form_xml(project_id: int, xml_form_id: str) -> Response:
+    """Serve the exact XForm bytes whose md5 formList announced, and note the download."""
+    _form, version = _form_for_download(project_id, xml_form_id)
+    _record_download(g.db, g.app_user, version, request.args.get("deviceID"))
+    return xml_response(version.xml)
+
+
+def _record_download(
+    session: Session, user: AppUser, version: FormVersion, device_id: str | None
+) -> None:
+    row = session.get(FormDownload, (user.id, version.id))
+    if row is None:
+        session.add(
+            FormDownload(
+                app_user_id=user.id,
+                form_version_id=version.id,
+                device_id=(device_id or "")[:200] or None,
+            )
+        )
+    else:
+        row.last_at = utcnow()
+    session.commit()
+
+
+@bp.get("/forms/<xml_form_id>/manifest")
+def form_manifest(project_id: int, xml_form_id: str) -> Response:
+    """Serve the (empty) media manifest of a form."""
+    _form_for_download(project_id, xml_form_id)
+    return xml_response(
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<manifest xmlns="{MANIFEST_NS}"/>'
+    )
+
+
+@bp.route("/submission", methods=["HEAD"])
+def submission_head(project_id: int) -> Response:
+    """Answer Collect's pre-flight: 204 (200 would look like a captive portal)."""
+    return openrosa_headers(Response(status=204))
+
+
+@bp.post("/submission")
+def submission_post(project_id: int) -> Response:
+    """Store an encrypted submission durably, then answer 201."""
+    if request.mimetype != "multipart/form-data":
+        raise InvalidInput("a submission must be multipart/form-data", code=400.1)
+    files = request.files
+    manifest_file = files.get("xml_submission_file")
+    if manifest_file is None:
+        raise InvalidInput("the upload has no xml_submission_file part", code=400.1)
+    manifest = manifest_file.stream.read(intake.MAX_MANIFEST_BYTES + 1)
+    parts = [
+        intake.Part(name, storage.stream)
+        for name, storage in files.items(multi=True)
+        if name != "xml_submission_file"
+    ]
+    receipt = intake.receive(
+        g.db,
+        project_id=project_id,
+        user=g.app_user,
+        manifest=manifest,
+        parts=parts,
+        device_id=request.args.get("deviceID"),
+        user_agent=request.headers.get("User-Agent"),
+        max_part_bytes=instance().settings.max_request_bytes,
+    )
+    if receipt.complete:
+        current_app.extensions["collector.wake"].set()
+    return openrosa_message("full submission upload was successful!", status=201)

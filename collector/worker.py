@@ -1,0 +1,248 @@
+"""Decryption workers: claim received submissions, decrypt, store, mark processed or failed.
+
+Claims are leases (``claimed_until``): a row is taken with a conditional UPDATE that only one
+worker can win, after ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL so that concurrent
+workers do not even queue on the same rows. A crashed worker's lease simply runs out. The final
+transition ``received -> processed`` is itself conditional, so no submission is processed twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from collector import keyring, records
+from collector.errors import CollectorError
+from collector.models import (
+    KeyGeneration,
+    Submission,
+    SubmissionPart,
+    SubmissionState,
+    utcnow,
+)
+from keys import odk
+from keys.errors import DecryptionFailed, KeysError, ManifestError, MissingFile
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)
+
+# Reason codes a failed submission carries (shown by `collector submissions list`).
+REASONS = {
+    "unknown-key": "no key generation of the project opens this submission's key",
+    "key-destroyed": "the key generation this form version used was destroyed",
+    "corrupt-file": "an encrypted file does not decrypt (damaged or tampered ciphertext)",
+    "missing-media": "a file named in the manifest never arrived",
+    "instance-mismatch": "the decrypted instance does not belong to this form",
+    "bad-manifest": "the stored manifest does not parse",
+    "internal-error": "an unexpected error; see the server log",
+}
+
+
+class Failure(Exception):
+    """A processing failure with its reason code."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass
+class Decryptor:
+    """One worker's state: sessions, the master key and a cache of unsealed private keys."""
+
+    sessions: sessionmaker[Session]
+    kek: bytes
+    lease: timedelta = LEASE
+    _keys: dict[int, RSAPrivateKey] = field(default_factory=dict, repr=False)
+
+    def claim(self, limit: int = 16) -> list[int]:
+        """Claim up to ``limit`` complete, unclaimed submissions; return their ids."""
+        now = utcnow()
+        with self.sessions() as session, session.begin():
+            stmt = (
+                select(Submission.id)
+                .where(
+                    Submission.state == SubmissionState.RECEIVED.value,
+                    Submission.received_parts == Submission.expected_parts,
+                    or_(Submission.claimed_until.is_(None), Submission.claimed_until < now),
+                )
+                .order_by(Submission.id)
+                .limit(limit)
+            )
+            if session.get_bind().dialect.name == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True)
+            claimed = []
+            for sid in session.scalars(stmt).all():
+                won = session.execute(
+                    update(Submission)
+                    .where(
+                        Submission.id == sid,
+                        Submission.state == SubmissionState.RECEIVED.value,
+                        or_(Submission.claimed_until.is_(None), Submission.claimed_until < now),
+                    )
+                    .values(claimed_until=now + self.lease)
+                )
+                if won.rowcount == 1:  # type: ignore[attr-defined]
+                    claimed.append(sid)
+        return claimed
+
+    def process(self, submission_id: int) -> str:
+        """Decrypt and store one claimed submission; return its new state."""
+        with self.sessions() as session:
+            submission = session.get(Submission, submission_id)
+            if submission is None or submission.state != SubmissionState.RECEIVED.value:
+                return submission.state if submission else "missing"
+            try:
+                result = self._decrypt(session, submission)
+                records.store(session, submission, result)
+            except Failure as failure:
+                session.rollback()
+                return self._fail(session, submission_id, failure.reason, failure.detail)
+            except Exception:
+                log.exception("submission %s: unexpected processing error", submission_id)
+                session.rollback()
+                return self._fail(session, submission_id, "internal-error", "see the server log")
+            won = session.execute(
+                update(Submission)
+                .where(
+                    Submission.id == submission_id,
+                    Submission.state == SubmissionState.RECEIVED.value,
+                )
+                .values(
+                    state=SubmissionState.PROCESSED.value,
+                    signature=result.signature.value,
+                    processed_at=utcnow(),
+                    updated_at=utcnow(),
+                    claimed_until=None,
+                    attempts=Submission.attempts + 1,
+                )
+            )
+            if won.rowcount != 1:  # type: ignore[attr-defined]
+                session.rollback()
+                return "skipped"
+            session.commit()
+            return SubmissionState.PROCESSED.value
+
+    def _fail(self, session: Session, submission_id: int, reason: str, detail: str) -> str:
+        session.execute(
+            update(Submission)
+            .where(
+                Submission.id == submission_id, Submission.state == SubmissionState.RECEIVED.value
+            )
+            .values(
+                state=SubmissionState.FAILED.value,
+                reason=reason,
+                reason_detail=detail[:2000] or REASONS.get(reason),
+                updated_at=utcnow(),
+                claimed_until=None,
+                attempts=Submission.attempts + 1,
+            )
+        )
+        session.commit()
+        log.warning("submission %s failed: %s", submission_id, reason)
+        return SubmissionState.FAILED.value
+
+    def _decrypt(self, session: Session, submission: Submission) -> odk.DecryptedSubmission:
+        try:
+            envelope = odk.parse_manifest(submission.manifest)
+        except ManifestError as exc:
+            raise Failure("bad-manifest", str(exc)) from None
+        parts = {
+            p.name: p.data
+            for p in session.scalars(
+                select(SubmissionPart).where(SubmissionPart.submission_id == submission.id)
+            )
+        }
+        candidates = self._candidate_keys(session, submission)
+        for key in candidates:
+            try:
+                return odk.decrypt_submission(envelope, key, parts)
+            except MissingFile as exc:
+                raise Failure("missing-media", f"{exc.name} never arrived") from None
+            except DecryptionFailed as exc:
+                if exc.stage != "unwrap":
+                    raise Failure(
+                        "corrupt-file", f"{exc.file or 'a file'} does not decrypt"
+                    ) from None
+            except KeysError as exc:
+                raise Failure("corrupt-file", str(exc)) from None
+        own = submission.form_version.key_generation
+        if own is not None and own.sealed_private_key is None:
+            raise Failure("key-destroyed", f"key generation {own.generation} was destroyed")
+        raise Failure("unknown-key", REASONS["unknown-key"])
+
+    def _candidate_keys(self, session: Session, submission: Submission) -> list[RSAPrivateKey]:
+        """The form version's own generation first, then every other usable one."""
+        rows = keyring.generations(session, submission.project_id)
+        own = submission.form_version.key_generation_id
+        rows.sort(key=lambda r: (r.id != own, -r.generation))
+        return [self._key(session, r) for r in rows if r.sealed_private_key is not None]
+
+    def _key(self, session: Session, row: KeyGeneration) -> RSAPrivateKey:
+        if row.id not in self._keys:
+            try:
+                self._keys[row.id] = keyring.private_key(session, row, self.kek)
+            except CollectorError as exc:
+                raise Failure("unknown-key", exc.message) from None
+        return self._keys[row.id]
+
+    def run_once(self, limit: int = 16) -> int:
+        """Claim and process one batch; return how many were claimed."""
+        ids = self.claim(limit)
+        for sid in ids:
+            self.process(sid)
+        return len(ids)
+
+    def run(
+        self,
+        stop: threading.Event,
+        wake: threading.Event | None = None,
+        idle: float = 1.0,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> None:
+        """Work until ``stop`` is set; sleep ``idle`` seconds (or until woken) when idle."""
+        while not stop.is_set():
+            try:
+                count = self.run_once()
+            except Exception:
+                log.exception("worker batch failed; retrying")
+                count = 0
+            if on_batch and count:
+                on_batch(count)
+            if count == 0:
+                if wake is not None:
+                    wake.wait(idle)
+                    wake.clear()
+                else:
+                    stop.wait(idle)
+
+
+def retry(
+    session: Session, submission_ids: list[int] | None = None, *, project_id: int | None = None
+) -> int:
+    """Put failed submissions back in the queue (all of a project's, or the given ids)."""
+    stmt = update(Submission).where(Submission.state == SubmissionState.FAILED.value)
+    if submission_ids is not None:
+        stmt = stmt.where(Submission.id.in_(submission_ids))
+    if project_id is not None:
+        stmt = stmt.where(Submission.project_id == project_id)
+    result = session.execute(
+        stmt.values(
+            state=SubmissionState.RECEIVED.value,
+            reason=None,
+            reason_detail=None,
+            claimed_until=None,
+            updated_at=utcnow(),
+        )
+    )
+    session.commit()
+    return int(result.rowcount)  # type: ignore[attr-defined]
