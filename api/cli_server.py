@@ -16,7 +16,6 @@ from api.config import Instance, Settings
 from collector import appusers, collectqr, keyring, publishing, users, worker
 from collector.db import transaction
 from collector.models import Project
-from forms.surveys import SURVEYS
 
 
 @click.command("serve")
@@ -107,6 +106,8 @@ def quickstart(state: CLIState, host: str, port: int, no_serve: bool) -> None:
 
 
 def _set_up(instance: Instance, origin: str, data_dir: Path) -> None:
+    from forms.surveys import SURVEYS
+
     kek = instance.kek
     with transaction(instance.sessions) as session:
         project = keyring.create_project(

@@ -93,17 +93,21 @@ class Instance:
         if settings.database_url is None:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(settings.db_url)
-        if create:
-            migrate(self.engine)
-        elif not schema_is_current(self.engine):
-            self.engine.dispose()
-            raise NoMasterKey(
-                f"the database at {settings.db_url.split('@')[-1]} is not initialised or is "
-                "out of date: run `collector init`"
-            )
-        self.sessions = session_factory(self.engine)
         self._kek: bytes | None = None
         self._create = create
+        try:
+            if create:
+                migrate(self.engine)
+            elif not schema_is_current(self.engine):
+                raise NoMasterKey(
+                    f"the database at {settings.db_url.split('@')[-1]} is not initialised or "
+                    "is out of date: run `collector init`"
+                )
+            self.sessions = session_factory(self.engine)
+            self.kek  # noqa: B018 - a wrong master key is refused here, before any work.
+        except BaseException:
+            self.engine.dispose()
+            raise
 
     @property
     def kek(self) -> bytes:

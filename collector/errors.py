@@ -8,7 +8,8 @@ CollectorError
  ├─ InvalidInput        400.x   a request or argument the domain refuses (details say what)
  ├─ Conflict            409.x   the state does not allow it (a second active key, a duplicate)
  ├─ MasterKeyMismatch   500.2   the configured master key is not the one this database uses
- └─ KeyringError        500.3   a sealed key could not be opened although the master key matched
+ ├─ KeyringError        500.3   a sealed key could not be opened although the master key matched
+ └─ ProcessingFailed    500.4   a stored submission could not be decrypted or stored (``reason``)
 
 The ``api`` room renders these as ``{"code", "message", "details"}`` and the CLI as one line.
 """
@@ -78,3 +79,15 @@ class MasterKeyMismatch(CollectorError):
 class KeyringError(CollectorError):
     code = 500.3
     default_message = "a sealed key could not be opened"
+
+
+class ProcessingFailed(CollectorError):
+    """A submission failed processing; ``reason`` is its stable reason code."""
+
+    code = 500.4
+    default_message = "the submission could not be processed"
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason, reason=reason)
+        self.reason = reason
+        self.detail = detail

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from collector import keyring, records
 from collector.errors import CollectorError
+from collector.errors import ProcessingFailed as Failure
 from collector.models import (
     KeyGeneration,
     Submission,
@@ -44,15 +45,6 @@ REASONS = {
     "bad-manifest": "the stored manifest does not parse",
     "internal-error": "an unexpected error; see the server log",
 }
-
-
-class Failure(Exception):
-    """A processing failure with its reason code."""
-
-    def __init__(self, reason: str, detail: str = ""):
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass

@@ -68,8 +68,14 @@ def test_projects_and_keys(initialised: Invoke) -> None:
 def test_decrypt_briefcase_vector_with_pem(cli: Invoke, vectors: Path, tmp_path: Path) -> None:
     src = briefcase_dir(vectors, tmp_path)
     out = tmp_path / "out"
-    result = cli("decrypt", str(src), "--out", str(out),
-                 "--key", str(vectors / "briefcase" / "encrypted-form-key.pem"))
+    result = cli(
+        "decrypt",
+        str(src),
+        "--out",
+        str(out),
+        "--key",
+        str(vectors / "briefcase" / "encrypted-form-key.pem"),
+    )
     assert result.exit_code == 0, result.output
     manifest = odk.parse_manifest((src / "submission.xml").read_bytes())
     assert result.stdout.strip() == f"{manifest.instance_id} signature=valid"
@@ -85,7 +91,7 @@ def test_decrypt_briefcase_vector_with_pem(cli: Invoke, vectors: Path, tmp_path:
         ("wrong key", "key", "could not be decrypted"),
         ("missing media", "missing", "1538040019351.jpg.enc"),
         ("corrupt ciphertext", "truncate", "could not be decrypted"),
-        ("not a manifest", "manifest", "submission.xml"),
+        ("not a manifest", "manifest", "not an encrypted submission"),
     ],
 )
 def test_decrypt_failures_write_nothing(
@@ -108,8 +114,9 @@ def test_decrypt_failures_write_nothing(
     assert not out.exists() or not any(out.iterdir())
 
 
-def test_decrypt_with_the_managed_keyring(initialised: Invoke, vectors: Path,
-                                          tmp_path: Path) -> None:
+def test_decrypt_with_the_managed_keyring(
+    initialised: Invoke, vectors: Path, tmp_path: Path
+) -> None:
     project = initialised("projects", "create", "Imported").stdout.strip()
     src = briefcase_dir(vectors, tmp_path)
     out = tmp_path / "out"
@@ -123,10 +130,10 @@ def test_decrypt_with_the_managed_keyring(initialised: Invoke, vectors: Path,
     assert after.stdout.strip().endswith("signature=valid")
 
 
-def test_central_key_import_and_decrypt(initialised: Invoke, vectors: Path,
-                                        tmp_path: Path) -> None:
-    data = json.loads((vectors / "central-backend" / "central-crypto-test-vectors.json")
-                      .read_text())["managed_getPrivate"]
+def test_central_key_import_and_decrypt(initialised: Invoke, vectors: Path, tmp_path: Path) -> None:
+    data = json.loads(
+        (vectors / "central-backend" / "central-crypto-test-vectors.json").read_text()
+    )["managed_getPrivate"]
     record = tmp_path / "central-key.json"
     record.write_text(json.dumps(data["examples"][0]))
     good = tmp_path / "pass"
@@ -136,8 +143,11 @@ def test_central_key_import_and_decrypt(initialised: Invoke, vectors: Path,
     # A submission sealed for the Central key (made by our Collect-equivalent encryptor).
     private = kr.import_central_managed_key(data["examples"][0], data["passphrase"])
     sealed = odk.encrypt_submission(
-        form_id="central_form", version="1", instance_id="uuid:5e1f8a43-1b84-4e09-9d54-cf8f1b0e1a11",
-        xml=b"<data id='central_form'><name>Ay\xc5\x9fe</name></data>", media=[],
+        form_id="central_form",
+        version="1",
+        instance_id="uuid:5e1f8a43-1b84-4e09-9d54-cf8f1b0e1a11",
+        xml=b"<data id='central_form'><name>Ay\xc5\x9fe</name></data>",
+        media=[],
         public_key=private.public_key(),
     )
     src = tmp_path / "sub"
@@ -145,19 +155,42 @@ def test_central_key_import_and_decrypt(initialised: Invoke, vectors: Path,
     (src / "submission.xml").write_bytes(sealed.manifest)
     for name, blob in sealed.files.items():
         (src / name).write_bytes(blob)
-    wrong = initialised("decrypt", str(src), "--out", str(tmp_path / "o1"),
-                        "--central-key", str(record), "--passphrase-file", str(bad))
+    wrong = initialised(
+        "decrypt",
+        str(src),
+        "--out",
+        str(tmp_path / "o1"),
+        "--central-key",
+        str(record),
+        "--passphrase-file",
+        str(bad),
+    )
     assert "passphrase" in one_line_error(wrong).lower()
-    ok = initialised("decrypt", str(src), "--out", str(tmp_path / "o2"),
-                     "--central-key", str(record), "--passphrase-file", str(good))
+    ok = initialised(
+        "decrypt",
+        str(src),
+        "--out",
+        str(tmp_path / "o2"),
+        "--central-key",
+        str(record),
+        "--passphrase-file",
+        str(good),
+    )
     assert ok.exit_code == 0, ok.output
     assert (tmp_path / "o2" / "submission.xml").read_bytes().startswith(b"<data id='central")
     project = initialised("projects", "create", "From Central").stdout.strip()
-    imported = initialised("keys", "import", "--project", project, "--central-key", str(record),
-                           "--passphrase-file", str(good))
+    imported = initialised(
+        "keys",
+        "import",
+        "--project",
+        project,
+        "--central-key",
+        str(record),
+        "--passphrase-file",
+        str(good),
+    )
     assert imported.exit_code == 0, imported.output
-    via_ring = initialised("decrypt", str(src), "--out", str(tmp_path / "o3"),
-                           "--project", project)
+    via_ring = initialised("decrypt", str(src), "--out", str(tmp_path / "o3"), "--project", project)
     assert via_ring.exit_code == 0, via_ring.output
 
 
@@ -175,31 +208,48 @@ def test_rewrap_replaces_the_key_file_and_keeps_every_key(
     assert key_file.read_bytes() != old
     assert [p.read_bytes() for p in key_file.parent.glob("master.key.retired-*")] == [old]
     src = briefcase_dir(vectors, tmp_path)
-    decrypted = initialised("decrypt", str(src), "--out", str(tmp_path / "o"), "--project",
-                            project)
+    decrypted = initialised("decrypt", str(src), "--out", str(tmp_path / "o"), "--project", project)
     assert decrypted.exit_code == 0, decrypted.output
     retired = next(key_file.parent.glob("master.key.retired-*"))
-    stale = initialised("keys", "list", "--project", project,
-                        env={"COLLECTOR_MASTER_KEY_FILE": str(retired)})
+    stale = initialised(
+        "keys", "list", "--project", project, env={"COLLECTOR_MASTER_KEY_FILE": str(retired)}
+    )
     assert "master key does not match" in one_line_error(stale)
 
 
-def test_escrow_export_then_offline_decrypt(initialised: Invoke, vectors: Path,
-                                            tmp_path: Path) -> None:
+def test_escrow_export_then_offline_decrypt(
+    initialised: Invoke, vectors: Path, tmp_path: Path
+) -> None:
     project = initialised("projects", "create", "Escrow").stdout.strip()
     pem = vectors / "briefcase" / "encrypted-form-key.pem"
     assert initialised("keys", "import", "--project", project, "--pem", str(pem)).exit_code == 0
     passphrase = tmp_path / "escrow-pass"
     passphrase.write_text("long escrow passphrase\n")
     bundle = tmp_path / "escrow.json"
-    exported = initialised("keys", "export", "--project", project, "--out", str(bundle),
-                           "--passphrase-file", str(passphrase))
+    exported = initialised(
+        "keys",
+        "export",
+        "--project",
+        project,
+        "--out",
+        str(bundle),
+        "--passphrase-file",
+        str(passphrase),
+    )
     assert exported.exit_code == 0, exported.output
     assert stat.S_IMODE(bundle.stat().st_mode) == 0o600
     assert b"PRIVATE KEY" not in bundle.read_bytes()
     src = briefcase_dir(vectors, tmp_path)
-    done = initialised("decrypt", str(src), "--out", str(tmp_path / "o"), "--bundle", str(bundle),
-                       "--passphrase-file", str(passphrase))
+    done = initialised(
+        "decrypt",
+        str(src),
+        "--out",
+        str(tmp_path / "o"),
+        "--bundle",
+        str(bundle),
+        "--passphrase-file",
+        str(passphrase),
+    )
     assert done.exit_code == 0, done.output
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
@@ -13,13 +14,9 @@ def raw_database_bytes(engine: Engine, database_url: str) -> bytes:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         engine.dispose()
-        path = url.database or ""
-        data = open(path, "rb").read()
-        try:
-            data += open(path + "-wal", "rb").read()
-        except FileNotFoundError:
-            pass
-        return data
+        path = Path(url.database or "")
+        wal = path.with_name(path.name + "-wal")
+        return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
     schema = str(url.query.get("options", "")).split("=", 1)[-1]
     command = [
         "pg_dump",
