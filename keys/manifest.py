@@ -156,6 +156,8 @@ def check_file_name(name: str) -> str:
         raise ManifestError("unsafe file name in the manifest: it contains a path separator")
     if ".." in name:
         raise ManifestError("unsafe file name in the manifest: it contains '..'")
+    if name != name.strip():
+        raise ManifestError("unsafe file name in the manifest: it starts or ends with a space")
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name):
         raise ManifestError("unsafe file name in the manifest: it contains a control character")
     if len(name) > _MAX_FILE_NAME:

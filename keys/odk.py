@@ -146,6 +146,15 @@ def element_signature_message(
     return "".join(line + "\n" for line in lines).encode("utf-8")
 
 
+def _check_manifest_text(what: str, value: str) -> None:
+    # The manifest is XML 1.0: control characters, surrogates and U+FFFE/U+FFFF cannot be
+    # written at all, and parsers strip or normalise surrounding whitespace.
+    if value != value.strip() or any(
+        ord(ch) < 0x20 or 0xD800 <= ord(ch) <= 0xDFFF or ord(ch) in (0xFFFE, 0xFFFF) for ch in value
+    ):
+        raise ValueError(f"the {what} contains characters an XML manifest cannot carry")
+
+
 def _check_aes_key(aes_key: bytes) -> None:
     if len(aes_key) != AES_KEY_SIZE:
         raise ValueError(f"an ODK submission key must be {AES_KEY_SIZE} bytes")
@@ -329,8 +338,10 @@ def _encrypt_from_parts(
     # Split out, like Fernet's _encrypt_from_parts, so tests can pin the randomised key wrap and
     # compare our ciphertexts and signed digest with real producers' output.
     _check_aes_key(aes_key)
-    if not form_id.strip() or not instance_id.strip():
+    if not form_id or not instance_id:
         raise ValueError("a submission needs a form id and an instanceID")
+    for what, value in (("form id", form_id), ("version", version), ("instanceID", instance_id)):
+        _check_manifest_text(what, value)
     enc_names = [check_file_name(name + ".enc") for name, _ in media] + [XML_NAME + ".enc"]
     if len(set(enc_names)) != len(enc_names):
         raise ValueError("media file names must be unique and differ from submission.xml")
