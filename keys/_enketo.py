@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 
-__all__ = ["enketo_iv", "legacy_utf16_md5_hex", "seed_counts", "spec_iv"]
+__all__ = ["enketo_iv", "legacy_utf16_md5_hex", "seed_counts", "spec_iv", "spec_ivs"]
 
 IV_SIZE = 16
 
@@ -27,6 +27,16 @@ def seed_counts(index: int) -> list[int]:
 def spec_iv(seed: bytes, index: int) -> bytes:
     """Return the IV of the file at `index` as ODK Collect computes it (bytes wrap mod 256)."""
     return bytes((s + c) & 0xFF for s, c in zip(seed, seed_counts(index), strict=True))
+
+
+def spec_ivs(seed: bytes, count: int) -> list[bytes]:
+    """Return the IVs of files 0..count-1 (the same as spec_iv, in one pass)."""
+    iv = bytearray(seed)
+    ivs = []
+    for k in range(count):
+        iv[k % IV_SIZE] = (iv[k % IV_SIZE] + 1) & 0xFF
+        ivs.append(bytes(iv))
+    return ivs
 
 
 def enketo_iv(seed: bytes, index: int) -> bytes:

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from keys._enketo import enketo_iv, legacy_utf16_md5_hex, spec_iv
+from keys._enketo import enketo_iv, legacy_utf16_md5_hex, spec_iv, spec_ivs
 from keys._hazmat import (
     RSAPrivateKey,
     RSAPublicKey,
@@ -229,8 +229,9 @@ def decrypt_submission(
     attempt = _Attempt(
         manifest, aes_key, seed, ciphertexts, _signature_digest(private_key, manifest.signature_b64)
     )
+    ivs = spec_ivs(seed, len(ciphertexts))
     plaintexts = [
-        _decrypt_or_none(aes_key, spec_iv(seed, i), data) for i, data in enumerate(ciphertexts)
+        _decrypt_or_none(aes_key, iv, data) for iv, data in zip(ivs, ciphertexts, strict=True)
     ]
     if attempt.verifies(plaintexts):
         return _result(manifest, plaintexts, SignatureStatus.VALID)
@@ -347,9 +348,10 @@ def _encrypt_from_parts(
         raise ValueError("media file names must be unique and differ from submission.xml")
     seed = iv_seed(instance_id, aes_key)
     contents = [data for _, data in media] + [xml]
+    ivs = spec_ivs(seed, len(contents))
     files = {
-        name: encrypt_file(aes_key, spec_iv(seed, i), data)
-        for i, (name, data) in enumerate(zip(enc_names, contents, strict=True))
+        name: encrypt_file(aes_key, iv, data)
+        for name, iv, data in zip(enc_names, ivs, contents, strict=True)
     }
     message = element_signature_message(
         form_id=form_id,

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
-from keys import odk
+from keys import _enketo, odk
 from keys.errors import DecryptionFailed, KeysError, MissingFile
 from keys.odk import SignatureStatus
 from tests.keys import vectorlib
@@ -337,3 +337,9 @@ def test_encrypt_submission_writes_collects_manifest_shape(enketo_key: RSAPrivat
             ).manifest
         ).digest()
     )  # a fresh AES key every time
+
+
+def test_one_pass_ivs_equal_the_per_index_ivs() -> None:
+    seed = bytes.fromhex("fcbf76fe758d20c1cb9bab3cf2145742")
+    assert _enketo.spec_ivs(seed, 50) == [_enketo.spec_iv(seed, i) for i in range(50)]
+    assert _enketo.spec_ivs(seed, 0) == []
