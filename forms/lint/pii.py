@@ -19,6 +19,8 @@ _EMAILS = {"email", "mail", "eposta"}
 _BIRTH = {"dob", "birthdate", "birthday", "birth", "dogum"}
 _PLACES = ("geopoint", "geotrace", "geoshape")
 _MEDIA = ("image", "photo", "audio", "video", "background-audio")
+# Types whose answer can be a name, number or address typed in; a select's answer is a choice.
+_TYPED_VALUES = ("text", "integer", "int", "decimal", "calculate", "barcode", "hidden")
 
 
 def _facts(row: SurveyRow) -> RowFacts:
@@ -48,6 +50,10 @@ def identifying_reason(row: SurveyRow) -> str | None:
         return "an exact location"
     if row.base_type in _MEDIA:
         return "a photo or recording"
+    if tokens & _BIRTH and row.base_type in ("date", "datetime"):
+        return "a date of birth"
+    if row.base_type not in _TYPED_VALUES:
+        return None
     checks = (
         (tokens & _PHONES, "a phone number"),
         (tokens & _EMAILS, "an e-mail address"),
@@ -57,7 +63,6 @@ def identifying_reason(row: SurveyRow) -> str | None:
         ),
         (tokens & _NAMES, "a name"),
         (tokens & _ADDRESSES, "an address"),
-        (tokens & _BIRTH and row.base_type in ("date", "datetime"), "a date of birth"),
     )
     return next((reason for hit, reason in checks if hit), None)
 
