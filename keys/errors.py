@@ -49,6 +49,10 @@ class MissingFile(KeysError):
         super().__init__(f"the submission is missing a file named in its manifest: {name}")
         self.name = name
 
+    def __reduce__(self) -> tuple[type[MissingFile], tuple[str]]:
+        # Keep the attributes across process boundaries (worker pools pickle exceptions).
+        return (type(self), (self.name,))
+
 
 class DecryptionFailed(KeysError):
     """The submission could not be decrypted; the message is fixed on purpose."""
@@ -60,6 +64,9 @@ class DecryptionFailed(KeysError):
         self.stage: DecryptionStage = stage
         self.file = file
 
+    def __reduce__(self) -> tuple[type[DecryptionFailed], tuple[DecryptionStage, str | None]]:
+        return (type(self), (self.stage, self.file))
+
 
 class UnsealFailed(KeysError):
     """A sealed blob did not open: wrong key, wrong associated data or tampering."""
@@ -68,6 +75,9 @@ class UnsealFailed(KeysError):
 
     def __init__(self) -> None:
         super().__init__(self.MESSAGE)
+
+    def __reduce__(self) -> tuple[type[UnsealFailed], tuple[()]]:
+        return (type(self), ())
 
 
 class KeyImportError(KeysError):

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from keys._enketo import enketo_iv, legacy_utf16_md5_hex, spec_iv, spec_ivs
@@ -146,6 +146,16 @@ def element_signature_message(
     return "".join(line + "\n" for line in lines).encode("utf-8")
 
 
+def _message(manifest: ODKManifest, file_md5s: Sequence[tuple[str, str]]) -> bytes:
+    return element_signature_message(
+        form_id=manifest.form_id,
+        version=manifest.version,
+        encrypted_key_b64=manifest.encrypted_key_b64,
+        instance_id=manifest.instance_id,
+        file_md5s=file_md5s,
+    )
+
+
 def _check_manifest_text(what: str, value: str) -> None:
     # The manifest is XML 1.0: control characters, surrogates and U+FFFE/U+FFFF cannot be
     # written at all, and parsers strip or normalise surrounding whitespace.
@@ -195,13 +205,7 @@ class _Attempt:
         xml_md5 = (legacy_utf16_md5_hex if legacy_xml else _md5_hex)(plaintexts[-1])
         if xml_md5 is None:
             return None
-        message = element_signature_message(
-            form_id=self.manifest.form_id,
-            version=self.manifest.version,
-            encrypted_key_b64=self.manifest.encrypted_key_b64,
-            instance_id=self.manifest.instance_id,
-            file_md5s=list(zip(self.names(), [*md5s, xml_md5], strict=True)),
-        )
+        message = _message(self.manifest, list(zip(self.names(), [*md5s, xml_md5], strict=True)))
         return hashlib.md5(message).digest()
 
     def verifies(self, plaintexts: Sequence[bytes | None], *, legacy_xml: bool = False) -> bool:
@@ -325,6 +329,19 @@ def encrypt_submission(
     )
 
 
+def _checked_names(
+    form_id: str, version: str, instance_id: str, media: Sequence[tuple[str, bytes]]
+) -> list[str]:
+    if not form_id or not instance_id:
+        raise ValueError("a submission needs a form id and an instanceID")
+    for what, value in (("form id", form_id), ("version", version), ("instanceID", instance_id)):
+        _check_manifest_text(what, value)
+    enc_names = [check_file_name(name + ".enc") for name, _ in media] + [XML_NAME + ".enc"]
+    if len(set(enc_names)) != len(enc_names):
+        raise ValueError("media file names must be unique and differ from submission.xml")
+    return enc_names
+
+
 def _encrypt_from_parts(
     *,
     form_id: str,
@@ -339,37 +356,23 @@ def _encrypt_from_parts(
     # Split out, like Fernet's _encrypt_from_parts, so tests can pin the randomised key wrap and
     # compare our ciphertexts and signed digest with real producers' output.
     _check_aes_key(aes_key)
-    if not form_id or not instance_id:
-        raise ValueError("a submission needs a form id and an instanceID")
-    for what, value in (("form id", form_id), ("version", version), ("instanceID", instance_id)):
-        _check_manifest_text(what, value)
-    enc_names = [check_file_name(name + ".enc") for name, _ in media] + [XML_NAME + ".enc"]
-    if len(set(enc_names)) != len(enc_names):
-        raise ValueError("media file names must be unique and differ from submission.xml")
-    seed = iv_seed(instance_id, aes_key)
+    enc_names = _checked_names(form_id, version, instance_id, media)
     contents = [data for _, data in media] + [xml]
-    ivs = spec_ivs(seed, len(contents))
+    ivs = spec_ivs(iv_seed(instance_id, aes_key), len(contents))
     files = {
         name: encrypt_file(aes_key, iv, data)
         for name, iv, data in zip(enc_names, ivs, contents, strict=True)
     }
-    message = element_signature_message(
-        form_id=form_id,
-        version=version,
-        encrypted_key_b64=encrypted_key_b64,
-        instance_id=instance_id,
-        file_md5s=[
-            (plaintext_name(n), _md5_hex(d)) for n, d in zip(enc_names, contents, strict=True)
-        ],
-    )
-    signature = rsa_oaep_encrypt(public_key, hashlib.md5(message).digest())
-    manifest = ODKManifest(
+    unsigned = ODKManifest(
         form_id=form_id,
         version=version,
         instance_id=instance_id,
         encrypted_key_b64=encrypted_key_b64,
         media=tuple(enc_names[:-1]),
         xml_file=enc_names[-1],
-        signature_b64=base64.b64encode(signature).decode("ascii"),
+        signature_b64=None,
     )
+    md5s = [(plaintext_name(n), _md5_hex(d)) for n, d in zip(enc_names, contents, strict=True)]
+    signature = rsa_oaep_encrypt(public_key, hashlib.md5(_message(unsigned, md5s)).digest())
+    manifest = replace(unsigned, signature_b64=base64.b64encode(signature).decode("ascii"))
     return EncryptedSubmission(manifest=build_manifest(manifest), files=files)
