@@ -118,8 +118,9 @@ def load_or_create_key_file(path: Path) -> bytes:
 
 
 def _read_key_file(path: Path) -> bytes:
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(path, flags)
+    # Symlinks are followed (secret stores mount keys as links); the mode checked is the
+    # target's, read from the open descriptor so it cannot change between check and read.
+    fd = os.open(path, os.O_RDONLY)
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(handle.fileno())
         if not stat.S_ISREG(info.st_mode):

@@ -140,3 +140,30 @@ def test_kek_id() -> None:
     assert one.hex()[:16] not in kek.kek_id(one)
     with pytest.raises(ValueError, match="32 bytes"):
         kek.kek_id(b"short")
+
+
+def test_symlinked_key_file_is_read_with_its_targets_mode(tmp_path: Path) -> None:
+    target = tmp_path / "secret" / "master.key"
+    key = kek.load_or_create_key_file(target)
+    link = tmp_path / "master.key"
+    link.symlink_to(target)
+    assert kek.load_or_create_key_file(link) == key
+    target.chmod(0o644)
+    with pytest.raises(kek.InsecureKeyFileError):
+        kek.load_or_create_key_file(link)
+
+
+def test_creation_never_replaces_a_key_that_appeared_meanwhile(tmp_path: Path) -> None:
+    path = tmp_path / "master.key"
+    path.write_bytes(b"theirs\n")
+    assert kek._create_exclusively(path, b"ours\n") is False
+    assert path.read_bytes() == b"theirs\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["master.key"]
+
+
+def test_o_excl_fallback_creates_once(tmp_path: Path) -> None:
+    path = tmp_path / "master.key"
+    assert kek._create_with_o_excl(path, b"first\n") is True
+    assert kek._create_with_o_excl(path, b"second\n") is False
+    assert path.read_bytes() == b"first\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
