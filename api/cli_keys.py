@@ -211,7 +211,7 @@ def rewrap(
         new, finish = _new_kek(state, session, to_key_file, to_passphrase_file)
         count = keyring.rewrap(session, old, new, actor=CLI)
     finish()
-    click.echo(f"rewrapped {count} private keys under master key {kek_sources.kek_id(new)}")
+    click.echo(f"rewrapped {count} sealed keys under master key {kek_sources.kek_id(new)}")
 
 
 def _new_kek(

@@ -29,6 +29,7 @@ class Actor:
     type: str
     id: int | None = None
     name: str | None = None
+    role: str | None = None
 
 
 SYSTEM = Actor("system")

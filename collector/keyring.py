@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPubl
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from collector import audit, masterkey
+from collector import audit, masterkey, vault
 from collector.audit import Actor
 from collector.errors import Conflict, InvalidInput, KeyringError, NotFound
 from collector.models import KeyGeneration, KeyState, Project, utcnow
@@ -194,6 +194,7 @@ def create_project(
     row = add_private_key(
         session, project.id, kek, kr.generate_private_key(bits), source="generated", activate=True
     )
+    vault.create_project_keys(session, project.id, kek)
     audit.record(session, actor, "project.create", project_id=project.id, subject=name)
     audit.record(
         session,
@@ -343,6 +344,7 @@ def rewrap(session: Session, old_kek: bytes, new_kek: bytes, *, actor: Actor = a
         )
         row.kek_id = _kek_id(new_kek)
         count += 1
+    count += vault.rewrap(session, old_kek, new_kek)
     masterkey.replace_check(session, new_kek)
     audit.record(session, actor, "key.rewrap", keys=count, kek_id=kek_sources.kek_id(new_kek))
     session.flush()

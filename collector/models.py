@@ -354,3 +354,90 @@ class AuditEntry(Base):
         ),
         Index("ix_audit_log_action_at", "action", "at"),
     )
+
+
+class ProjectKey(Base):
+    """A project's symmetric keys, sealed under the KEK: pseudonym HMAC keys and data keys.
+
+    Pseudonym keys have versions; a rotation job moves every subject from the ``active`` version
+    to a ``pending`` one, then promotes it. The data key seals sensitive values and media.
+    """
+
+    __tablename__ = "project_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="RESTRICT"))
+    purpose: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int]
+    state: Mapped[str] = mapped_column(String(16))
+    sealed_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    activated_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("project_id", "purpose", "version", name="uq_project_keys_version"),
+        CheckConstraint("purpose IN ('pseudonym', 'data')", name="purpose_known"),
+        CheckConstraint("state IN ('pending', 'active', 'retired')", name="state_known"),
+        Index(
+            "uq_project_keys_one_active",
+            "project_id",
+            "purpose",
+            unique=True,
+            sqlite_where=text("state = 'active'"),
+            postgresql_where=text("state = 'active'"),
+        ),
+    )
+
+
+class Subject(Base):
+    """One distinct identifier value of a project: its pseudonym and its sealed original.
+
+    The original is sealed under the subject's own data key, itself sealed under the KEK;
+    erasure deletes both, so the pseudonym stays in analysis data but can never be reversed.
+    """
+
+    __tablename__ = "vault_subjects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="RESTRICT"))
+    kind: Mapped[str] = mapped_column(String(16))
+    pseudonym: Mapped[str] = mapped_column(String(40))
+    key_version: Mapped[int]
+    sealed_data_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sealed_original: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    erased_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        CheckConstraint(
+            "(erased_at IS NULL) = (sealed_data_key IS NOT NULL)", name="erased_has_no_key"
+        ),
+        Index(
+            "uq_vault_subjects_live_pseudonym",
+            "project_id",
+            "key_version",
+            "pseudonym",
+            unique=True,
+            sqlite_where=text("erased_at IS NULL"),
+            postgresql_where=text("erased_at IS NULL"),
+        ),
+        Index("ix_vault_subjects_pseudonym", "pseudonym"),
+    )
+
+
+class SubmissionMedia(Base):
+    """A decrypted media file, sealed at rest under the project's data key."""
+
+    __tablename__ = "submission_media"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int]
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    key_version: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("submission_id", "name", name="uq_submission_media_submission_name"),
+    )

@@ -8,17 +8,21 @@ model, so exports and OData are built from the model and the record alone.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from collector import vault
 from collector.errors import ProcessingFailed
-from collector.models import FormVersion, Submission, SubmissionRecord
+from collector.models import FormVersion, Submission, SubmissionMedia, SubmissionRecord
+from collector.pseudonym import generalise
 from forms.errors import FormError
 from forms.flatten import FlatInstance, Row
 from forms.model import FormModel, parse_xform
-from forms.policy import PIIPolicy
+from forms.policy import PIIKind, PIIPolicy
 from keys import odk
 
 
@@ -41,29 +45,68 @@ def flatten(instance_xml: bytes, model: FormModel) -> FlatInstance:
     return flat
 
 
-def _row(row: Row) -> dict[str, Any]:
-    return {
-        "key": row.key,
-        "parent": row.parent_key,
-        "position": list(row.position),
-        "values": dict(row.values),
-    }
+@dataclass
+class _Policy:
+    """Applies a form's PII policy to flattened values, vaulting identifiers as it goes."""
+
+    session: Session
+    secrets: vault.Secrets
+    project_id: int
+    model: FormModel
+    dropped: set[str] = field(default_factory=set)
+    suppressed: set[str] = field(default_factory=set)
+
+    def apply(self, values: Mapping[str, str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for path, value in values.items():
+            rule = self.model.field(path).pii
+            if rule is None:
+                out[path] = value
+            elif rule.kind == PIIKind.DROP:
+                self.dropped.add(path)
+            elif value == "":
+                out[path] = ""
+            elif rule.kind == PIIKind.IDENTIFIER:
+                subject = vault.subject_for(
+                    self.session, self.secrets, self.project_id, rule.identifier_type, value
+                )
+                out[path] = {"subject": subject.id} if subject else ""
+            elif rule.kind == PIIKind.QUASI:
+                out[path] = generalise(value, rule.rule)
+                if out[path] is None:
+                    self.suppressed.add(path)
+            else:
+                version, sealed = vault.seal_value(
+                    self.secrets, self.session, self.project_id, value.encode(), "sensitive"
+                )
+                out[path] = vault.encode_sealed(version, sealed)
+        return out
+
+    def row(self, row: Row) -> dict[str, Any]:
+        return {
+            "key": row.key,
+            "parent": row.parent_key,
+            "position": list(row.position),
+            "values": self.apply(row.values),
+        }
+
+    def dropped_media(self, flat: FlatInstance) -> set[str]:
+        names = set()
+        for row in (flat.root, *(r for rows in flat.repeats.values() for r in rows)):
+            for path, value in row.values.items():
+                rule = self.model.field(path).pii
+                if rule is not None and rule.kind == PIIKind.DROP and value:
+                    names.add(value)
+        return names
 
 
-def document_of(flat: FlatInstance, media: list[str]) -> dict[str, Any]:
-    """Return the storable JSON document of a flattened instance."""
-    return {
-        "instanceId": flat.instance_id,
-        "version": flat.version,
-        "root": dict(flat.root.values),
-        "repeats": {path: [_row(r) for r in rows] for path, rows in flat.repeats.items()},
-        "unknown": list(flat.unknown),
-        "media": media,
-    }
-
-
-def store(session: Session, submission: Submission, result: odk.DecryptedSubmission) -> None:
-    """Flatten a decrypted submission and store its record (in the caller's transaction)."""
+def store(
+    session: Session,
+    submission: Submission,
+    result: odk.DecryptedSubmission,
+    secrets: vault.Secrets,
+) -> None:
+    """Apply the PII policy and store the record and sealed media (caller's transaction)."""
     version: FormVersion = submission.form_version
     model = model_for(version.xml, version.policy)
     flat = flatten(result.xml, model)
@@ -71,7 +114,37 @@ def store(session: Session, submission: Submission, result: odk.DecryptedSubmiss
         raise ProcessingFailed(
             "instance-mismatch", "the decrypted instanceID differs from the envelope's"
         )
-    document = document_of(flat, sorted(result.media))
+    policy = _Policy(session, secrets, submission.project_id, model)
+    document = {
+        "instanceId": flat.instance_id,
+        "version": flat.version,
+        "root": policy.apply(flat.root.values),
+        "repeats": {p: [policy.row(r) for r in rows] for p, rows in flat.repeats.items()},
+    }
+    dropped_media = policy.dropped_media(flat)
+    kept = []
+    for name, data in result.media.items():
+        if name in dropped_media:
+            continue
+        key_version, sealed = vault.seal_value(
+            secrets, session, submission.project_id, data, "media"
+        )
+        session.add(
+            SubmissionMedia(
+                submission_id=submission.id,
+                name=name,
+                size=len(data),
+                sealed=sealed,
+                key_version=key_version,
+            )
+        )
+        kept.append(name)
+    document |= {
+        "media": sorted(kept),
+        "dropped": sorted(policy.dropped),
+        "suppressed": sorted(policy.suppressed),
+        "unknownFields": len(flat.unknown),
+    }
     session.add(
         SubmissionRecord(submission_id=submission.id, data=json.dumps(document, ensure_ascii=False))
     )

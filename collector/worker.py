@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import keyring, records
+from collector import keyring, records, vault
 from collector.errors import CollectorError
 from collector.errors import ProcessingFailed as Failure
 from collector.models import (
@@ -55,6 +55,10 @@ class Decryptor:
     kek: bytes
     lease: timedelta = LEASE
     _keys: dict[int, RSAPrivateKey] = field(default_factory=dict, repr=False)
+    secrets: vault.Secrets = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.secrets = vault.Secrets(self.kek)
 
     def claim(self, limit: int = 16) -> list[int]:
         """Claim up to ``limit`` complete, unclaimed submissions; return their ids."""
@@ -95,7 +99,7 @@ class Decryptor:
                 return submission.state if submission else "missing"
             try:
                 result = self._decrypt(session, submission)
-                records.store(session, submission, result)
+                records.store(session, submission, result, self.secrets)
             except Failure as failure:
                 session.rollback()
                 return self._fail(session, submission_id, failure.reason, failure.detail)

@@ -204,7 +204,7 @@ def test_rewrap_replaces_the_key_file_and_keeps_every_key(
     old = key_file.read_bytes()
     result = initialised("keys", "rewrap")
     assert result.exit_code == 0, result.output
-    assert "rewrapped 2 private keys" in result.stdout
+    assert "rewrapped 4 sealed keys" in result.stdout  # 2 RSA + pseudonym and data keys
     assert key_file.read_bytes() != old
     assert [p.read_bytes() for p in key_file.parent.glob("master.key.retired-*")] == [old]
     src = briefcase_dir(vectors, tmp_path)

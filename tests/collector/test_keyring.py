@@ -118,7 +118,7 @@ def test_rewrap_reseals_every_key_and_retires_the_old_kek(db_session: Session, k
         for r in db_session.scalars(select(KeyGeneration))
     }
     new = secrets.token_bytes(32)
-    assert keyring.rewrap(db_session, kek, new) == 3
+    assert keyring.rewrap(db_session, kek, new) == 3 + 4  # RSA keys + two keys per project
     db_session.commit()
     for project in (first, second):
         for row in keyring.generations(db_session, project.id):

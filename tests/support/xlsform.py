@@ -45,3 +45,26 @@ FIELD_VISIT = """
 |          | form_id     | version    | form_title  |
 |          | field_visit | 2026112301 | Field visit |
 """
+
+
+PROFILE = """
+| survey   |
+|          | type     | name          | label           | pii        | pii_rule |
+|          | text     | full_name     | Full name       | identifier | name     |
+|          | text     | phone         | Phone           | identifier | phone    |
+|          | text     | passport_no   | Passport number | identifier | document |
+|          | date     | dob           | Date of birth   | quasi      | year     |
+|          | geopoint | location      | Location        | quasi      | round:2  |
+|          | text     | narrative     | Narrative       | sensitive  |          |
+|          | text     | officer_notes | Officer notes   | drop       |          |
+|          | integer  | group_size    | Group size      |            |          |
+|          | begin_repeat | household | Household       |            |          |
+|          | text     | member_name   | Member name     | identifier | name     |
+|          | integer  | member_age    | Member age      | quasi      | band:5   |
+|          | end_repeat |             |                 |            |          |
+|          | image    | document_photo | Document photo | sensitive  |          |
+|          | image    | scratch_photo | Scratch photo   | drop       |          |
+| settings |
+|          | form_id | version    | form_title |
+|          | profile | 2026112301 | Profile    |
+"""

@@ -1,0 +1,170 @@
+"""Pseudonym-key rotation: a resumable job that re-derives every live subject's pseudonym.
+
+Start: a ``pending`` pseudonym key version is created. Then batches, each its own transaction:
+live subjects still on an older version have their original unsealed, re-normalised and
+re-pseudonymised under the pending key. Last: the pending key becomes ``active``, the old one
+``retired``. A job killed at any point is finished by running it again; meanwhile intake looks a
+value up under both versions, so linkage holds throughout. Erased subjects cannot be re-derived
+(their originals are gone) and keep their old pseudonym.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from collector import audit, keyring, vault
+from collector.audit import Actor
+from collector.db import transaction
+from collector.models import ProjectKey, Subject, utcnow
+from collector.pseudonym import normalise
+from keys import seal
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class RotationResult:
+    project_id: int
+    version: int
+    rederived: int
+    kept_erased: int
+
+
+def _pending(session: Session, secrets: vault.Secrets, project_id: int, actor: Actor) -> ProjectKey:
+    rows = secrets.rows(session, project_id, vault.PSEUDONYM)
+    pending = [r for r in rows if r.state == "pending"]
+    if pending:
+        return pending[0]
+    top = (
+        session.scalar(
+            select(func.max(ProjectKey.version)).where(
+                ProjectKey.project_id == project_id, ProjectKey.purpose == vault.PSEUDONYM
+            )
+        )
+        or 0
+    )
+    row = vault._new_key(session, project_id, vault.PSEUDONYM, top + 1, "pending", secrets.kek)
+    audit.record(
+        session, actor, "pseudonym.rotate.start", project_id=project_id, version=row.version
+    )
+    return row
+
+
+def _remaining(session: Session, project_id: int, version: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                Subject.project_id == project_id,
+                Subject.erased_at.is_(None),
+                Subject.key_version != version,
+            )
+        )
+        or 0
+    )
+
+
+def _batch(session: Session, secrets: vault.Secrets, key_row: ProjectKey, size: int) -> int:
+    stmt = (
+        select(Subject)
+        .where(
+            Subject.project_id == key_row.project_id,
+            Subject.erased_at.is_(None),
+            Subject.key_version != key_row.version,
+        )
+        .order_by(Subject.id)
+        .limit(size)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    key = secrets.open(key_row)
+    subjects = list(session.scalars(stmt))
+    for subject in subjects:
+        assert subject.sealed_data_key is not None and subject.sealed_original is not None
+        data_key = seal.unseal(
+            secrets.kek, subject.sealed_data_key, vault._subject_key_aad(subject.project_id)
+        )
+        original = seal.unseal(
+            data_key, subject.sealed_original, vault._original_aad(subject.project_id, subject.kind)
+        ).decode()
+        identifier_type = None if subject.kind == "name" else subject.kind
+        subject.pseudonym = vault._token(key, subject.kind, normalise(original, identifier_type))
+        subject.key_version = key_row.version
+    return len(subjects)
+
+
+def rotate(
+    sessions: sessionmaker[Session],
+    kek: bytes,
+    project_id: int,
+    *,
+    actor: Actor = audit.SYSTEM,
+    batch: int = 500,
+    progress: Progress | None = None,
+) -> RotationResult:
+    """Run (or resume) the rotation of a project's pseudonym key to completion."""
+    secrets = vault.Secrets(kek)
+    with transaction(sessions) as session:
+        keyring.get_project(session, project_id)
+        key_row = _pending(session, secrets, project_id, actor)
+        version = key_row.version
+        total = _remaining(session, project_id, version)
+    done = 0
+    while True:
+        with transaction(sessions) as session:
+            key_row = session.scalars(
+                select(ProjectKey).where(
+                    ProjectKey.project_id == project_id,
+                    ProjectKey.purpose == vault.PSEUDONYM,
+                    ProjectKey.version == version,
+                )
+            ).one()
+            count = _batch(session, secrets, key_row, batch)
+        if count == 0:
+            break
+        done += count
+        if progress:
+            progress(done, total)
+    return _finish(sessions, project_id, version, done, actor)
+
+
+def _finish(
+    sessions: sessionmaker[Session], project_id: int, version: int, done: int, actor: Actor
+) -> RotationResult:
+    with transaction(sessions) as session:
+        keys = list(
+            session.scalars(
+                select(ProjectKey).where(
+                    ProjectKey.project_id == project_id, ProjectKey.purpose == vault.PSEUDONYM
+                )
+            )
+        )
+        new = next(k for k in keys if k.version == version)
+        if new.state == "pending":
+            for old in keys:
+                if old.state == "active":
+                    old.state = "retired"
+            session.flush()
+            new.state = "active"
+            new.activated_at = utcnow()
+        erased = int(
+            session.scalar(
+                select(func.count()).where(
+                    Subject.project_id == project_id, Subject.erased_at.is_not(None)
+                )
+            )
+            or 0
+        )
+        audit.record(
+            session,
+            actor,
+            "pseudonym.rotate.finish",
+            project_id=project_id,
+            version=version,
+            rederived=done,
+            kept_erased=erased,
+        )
+    return RotationResult(project_id, version, done, erased)

@@ -1,0 +1,320 @@
+"""The identity vault: project keys, subjects (pseudonym + sealed original), reveal and erase.
+
+Keys, all sealed under the KEK (so ``keys rewrap`` covers them):
+- per project, versioned pseudonym HMAC keys and one data key (sensitive values, media);
+- per subject, a data key that seals the original; erasure deletes it (crypto-shredding).
+Plaintext originals exist only in memory: when a submission is stored and when an admin
+reveals a subject with a stated reason (audited).
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from collector import audit
+from collector.audit import Actor
+from collector.errors import CollectorError, Forbidden, InvalidInput, NotFound
+from collector.models import ProjectKey, Subject, utcnow
+from collector.pseudonym import normalise
+from keys import seal
+
+PSEUDONYM = "pseudonym"
+DATA = "data"
+LINK_KINDS = {
+    "phone": "phone",
+    "document": "document",
+    "passport": "document",
+    "id": "document",
+    "email": "email",
+}
+
+
+class SubjectErased(CollectorError):
+    code = 410.1
+    default_message = "this subject was erased; its originals no longer exist"
+
+
+def link_kind(identifier_type: str | None) -> str:
+    """Fold identifier types into the kinds that link: phone, document, email, name."""
+    return LINK_KINDS.get(identifier_type or "", "name")
+
+
+def _key_aad(project_id: int, purpose: str, version: int) -> bytes:
+    return f"collector/project-key/{project_id}/{purpose}/{version}".encode()
+
+
+def _subject_key_aad(project_id: int) -> bytes:
+    return f"collector/subject-key/{project_id}".encode()
+
+
+def _original_aad(project_id: int, kind: str) -> bytes:
+    return f"collector/subject-original/{project_id}/{kind}".encode()
+
+
+def value_aad(project_id: int, what: str) -> bytes:
+    """Associated data for sensitive values (``what="sensitive"``) and media (``"media"``)."""
+    return f"collector/{what}/{project_id}".encode()
+
+
+def create_project_keys(session: Session, project_id: int, kek: bytes) -> None:
+    """Give a new project its first pseudonym key and data key."""
+    for purpose in (PSEUDONYM, DATA):
+        _new_key(session, project_id, purpose, 1, "active", kek)
+
+
+def _new_key(
+    session: Session, project_id: int, purpose: str, version: int, state: str, kek: bytes
+) -> ProjectKey:
+    row = ProjectKey(
+        project_id=project_id,
+        purpose=purpose,
+        version=version,
+        state=state,
+        sealed_key=seal.seal(kek, seal.new_data_key(), _key_aad(project_id, purpose, version)),
+        activated_at=utcnow() if state == "active" else None,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+@dataclass
+class Secrets:
+    """Unsealed project keys, cached for one worker or request; holds the KEK."""
+
+    kek: bytes = field(repr=False)
+    _cache: dict[tuple[int, str, int], bytes] = field(default_factory=dict, repr=False)
+
+    def open(self, row: ProjectKey) -> bytes:
+        """Unseal a project key row (cached)."""
+        ident = (row.project_id, row.purpose, row.version)
+        if ident not in self._cache:
+            self._cache[ident] = seal.unseal(self.kek, row.sealed_key, _key_aad(*ident))
+        return self._cache[ident]
+
+    def rows(self, session: Session, project_id: int, purpose: str) -> list[ProjectKey]:
+        """Return the active and pending keys of a purpose (creating the first if missing)."""
+        rows = list(
+            session.scalars(
+                select(ProjectKey)
+                .where(
+                    ProjectKey.project_id == project_id,
+                    ProjectKey.purpose == purpose,
+                    ProjectKey.state.in_(("active", "pending")),
+                )
+                .order_by(ProjectKey.version)
+            )
+        )
+        if not rows:
+            with session.begin_nested():
+                _new_key(session, project_id, purpose, 1, "active", self.kek)
+            return self.rows(session, project_id, purpose)
+        return rows
+
+    def data_key(self, session: Session, project_id: int) -> tuple[int, bytes]:
+        """Return the project's active data key and its version."""
+        row = self.rows(session, project_id, DATA)[0]
+        return row.version, self.open(row)
+
+    def data_key_version(self, session: Session, project_id: int, version: int) -> bytes:
+        """Return one version of the project's data key."""
+        row = session.scalars(
+            select(ProjectKey).where(
+                ProjectKey.project_id == project_id,
+                ProjectKey.purpose == DATA,
+                ProjectKey.version == version,
+            )
+        ).one()
+        return self.open(row)
+
+
+def _token(key: bytes, kind: str, normalised: str) -> str:
+    return seal.pseudonym(key, f"{kind}\x00{normalised}")
+
+
+def subject_for(
+    session: Session, secrets: Secrets, project_id: int, identifier_type: str | None, original: str
+) -> Subject | None:
+    """Return the subject of an identifier value, creating it (and vaulting it) if new."""
+    kind = link_kind(identifier_type)
+    normalised = normalise(original, identifier_type)
+    if not normalised:
+        return None
+    rows = secrets.rows(session, project_id, PSEUDONYM)
+    for row in rows:
+        found = session.scalars(
+            select(Subject).where(
+                Subject.project_id == project_id,
+                Subject.key_version == row.version,
+                Subject.pseudonym == _token(secrets.open(row), kind, normalised),
+                Subject.erased_at.is_(None),
+            )
+        ).first()
+        if found is not None:
+            return found
+    newest = rows[-1]
+    data_key = seal.new_data_key()
+    subject = Subject(
+        project_id=project_id,
+        kind=kind,
+        key_version=newest.version,
+        pseudonym=_token(secrets.open(newest), kind, normalised),
+        sealed_data_key=seal.seal(secrets.kek, data_key, _subject_key_aad(project_id)),
+        sealed_original=seal.seal(data_key, original.encode(), _original_aad(project_id, kind)),
+    )
+    try:
+        with session.begin_nested():
+            session.add(subject)
+    except IntegrityError:
+        # Another worker vaulted the same value a moment ago: use its subject.
+        return subject_for(session, secrets, project_id, identifier_type, original)
+    return subject
+
+
+def find_subject(session: Session, project_id: int, ref: str) -> Subject:
+    """Find a subject by its pseudonym (any key version) or its numeric id."""
+    stmt = select(Subject).where(Subject.project_id == project_id)
+    stmt = (
+        stmt.where(Subject.id == int(ref))
+        if ref.isdigit()
+        else stmt.where(Subject.pseudonym == ref.strip().upper())
+    )
+    subject = session.scalars(stmt.order_by(Subject.id.desc())).first()
+    if subject is None:
+        raise NotFound(f"no subject {ref!r} in project {project_id}")
+    return subject
+
+
+@dataclass(frozen=True)
+class Revealed:
+    """What a re-identification returns."""
+
+    subject_id: int
+    pseudonym: str
+    kind: str
+    original: str = field(repr=False)
+
+
+def _authorise(
+    session: Session, actor: Actor, action: str, project_id: int, ref: str, reason: str
+) -> None:
+    if actor.type != "cli" and actor.role != "admin":
+        audit.record(session, actor, f"{action}.refused", project_id=project_id, subject=ref)
+        session.commit()
+        raise Forbidden("only an admin may re-identify or erase a subject")
+    if len(reason.strip()) < 5:
+        raise InvalidInput("state the reason (at least 5 characters)", code=400.22, field="reason")
+
+
+def reveal(
+    session: Session, kek: bytes, project_id: int, ref: str, *, actor: Actor, reason: str
+) -> Revealed:
+    """Re-identify a subject: admin only, with a reason, audited."""
+    _authorise(session, actor, "vault.reveal", project_id, ref, reason)
+    subject = find_subject(session, project_id, ref)
+    if subject.sealed_data_key is None or subject.sealed_original is None:
+        audit.record(
+            session,
+            actor,
+            "vault.reveal.erased",
+            project_id=project_id,
+            subject=subject.pseudonym,
+            reason=reason,
+        )
+        session.commit()
+        erased = subject.erased_at.date().isoformat() if subject.erased_at else "?"
+        raise SubjectErased(
+            f"subject {subject.pseudonym} was erased on {erased}; its originals no longer exist",
+            pseudonym=subject.pseudonym,
+        )
+    data_key = seal.unseal(kek, subject.sealed_data_key, _subject_key_aad(project_id))
+    original = seal.unseal(
+        data_key, subject.sealed_original, _original_aad(project_id, subject.kind)
+    ).decode()
+    audit.record(
+        session,
+        actor,
+        "vault.reveal",
+        project_id=project_id,
+        subject=subject.pseudonym,
+        reason=reason,
+    )
+    return Revealed(subject.id, subject.pseudonym, subject.kind, original)
+
+
+def erase(session: Session, project_id: int, ref: str, *, actor: Actor, reason: str) -> Subject:
+    """Crypto-shred a subject: its data key and sealed original are deleted for good."""
+    _authorise(session, actor, "vault.erase", project_id, ref, reason)
+    subject = find_subject(session, project_id, ref)
+    if subject.erased_at is not None:
+        return subject
+    subject.sealed_data_key = None
+    subject.sealed_original = None
+    subject.erased_at = utcnow()
+    audit.record(
+        session,
+        actor,
+        "vault.erase",
+        project_id=project_id,
+        subject=subject.pseudonym,
+        reason=reason,
+    )
+    session.flush()
+    return subject
+
+
+def pseudonyms(session: Session, ids: set[int]) -> dict[int, str]:
+    """Return the current pseudonym of each subject id."""
+    if not ids:
+        return {}
+    rows = session.execute(select(Subject.id, Subject.pseudonym).where(Subject.id.in_(ids)))
+    return {sid: token for sid, token in rows}
+
+
+def seal_value(
+    secrets: Secrets, session: Session, project_id: int, value: bytes, what: str
+) -> tuple[int, bytes]:
+    """Seal a sensitive value or a media file under the project's data key."""
+    version, key = secrets.data_key(session, project_id)
+    return version, seal.seal(key, value, value_aad(project_id, what))
+
+
+def open_value(
+    secrets: Secrets, session: Session, project_id: int, version: int, sealed: bytes, what: str
+) -> bytes:
+    """Open a value sealed by seal_value."""
+    key = secrets.data_key_version(session, project_id, version)
+    return seal.unseal(key, sealed, value_aad(project_id, what))
+
+
+def encode_sealed(version: int, sealed: bytes) -> dict[str, object]:
+    """The JSON form of a sealed sensitive value inside a record."""
+    return {"sealed": base64.b64encode(sealed).decode(), "v": version}
+
+
+def subject_count(session: Session, project_id: int) -> int:
+    """Return how many subjects a project's vault holds (erased ones included)."""
+    return int(session.scalar(select(func.count()).where(Subject.project_id == project_id)) or 0)
+
+
+def rewrap(session: Session, old_kek: bytes, new_kek: bytes) -> int:
+    """Re-seal every project key and subject data key under a new KEK; return the count."""
+    count = 0
+    for row in session.scalars(select(ProjectKey).order_by(ProjectKey.id)):
+        aad = _key_aad(row.project_id, row.purpose, row.version)
+        row.sealed_key = seal.seal(new_kek, seal.unseal(old_kek, row.sealed_key, aad), aad)
+        count += 1
+    stmt = select(Subject).where(Subject.sealed_data_key.is_not(None)).order_by(Subject.id)
+    for subject in session.scalars(stmt.execution_options(yield_per=1000)):
+        assert subject.sealed_data_key is not None
+        aad = _subject_key_aad(subject.project_id)
+        subject.sealed_data_key = seal.seal(
+            new_kek, seal.unseal(old_kek, subject.sealed_data_key, aad), aad
+        )
+        count += 1
+    return count
