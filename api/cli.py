@@ -11,7 +11,15 @@ from pathlib import Path
 
 import click
 
-from api import cli_audit, cli_keys, cli_people, cli_projects, cli_server, cli_submissions
+from api import (
+    cli_audit,
+    cli_keys,
+    cli_people,
+    cli_projects,
+    cli_server,
+    cli_submissions,
+    cli_vault,
+)
 from api.cli_common import CLIState, CollectorGroup
 from api.config import load_settings
 
@@ -62,6 +70,7 @@ main.add_command(cli_server.serve)
 main.add_command(cli_server.worker_command)
 main.add_command(cli_server.quickstart)
 main.add_command(cli_audit.audit_group)
+main.add_command(cli_vault.vault_group)
 
 
 if __name__ == "__main__":  # pragma: no cover

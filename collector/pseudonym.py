@@ -16,7 +16,6 @@ import re
 import unicodedata
 from datetime import date
 
-
 DEFAULT_COUNTRY_CODE = "90"
 _SPACES = re.compile(r"\s+")
 _ARABIC_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")

@@ -20,8 +20,6 @@ from collector import audit, keyring, vault
 from collector.audit import Actor
 from collector.db import transaction
 from collector.models import ProjectKey, Subject, utcnow
-from collector.pseudonym import normalise
-from keys import seal
 
 Progress = Callable[[int, int], None]
 
@@ -47,7 +45,7 @@ def _pending(session: Session, secrets: vault.Secrets, project_id: int, actor: A
         )
         or 0
     )
-    row = vault._new_key(session, project_id, vault.PSEUDONYM, top + 1, "pending", secrets.kek)
+    row = vault.new_key(session, project_id, vault.PSEUDONYM, top + 1, "pending", secrets.kek)
     audit.record(
         session, actor, "pseudonym.rotate.start", project_id=project_id, version=row.version
     )
@@ -83,16 +81,7 @@ def _batch(session: Session, secrets: vault.Secrets, key_row: ProjectKey, size: 
     key = secrets.open(key_row)
     subjects = list(session.scalars(stmt))
     for subject in subjects:
-        assert subject.sealed_data_key is not None and subject.sealed_original is not None
-        data_key = seal.unseal(
-            secrets.kek, subject.sealed_data_key, vault._subject_key_aad(subject.project_id)
-        )
-        original = seal.unseal(
-            data_key, subject.sealed_original, vault._original_aad(subject.project_id, subject.kind)
-        ).decode()
-        identifier_type = None if subject.kind == "name" else subject.kind
-        subject.pseudonym = vault._token(key, subject.kind, normalise(original, identifier_type))
-        subject.key_version = key_row.version
+        vault.rederive(key_row, key, secrets.kek, subject)
     return len(subjects)
 
 

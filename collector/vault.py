@@ -64,10 +64,10 @@ def value_aad(project_id: int, what: str) -> bytes:
 def create_project_keys(session: Session, project_id: int, kek: bytes) -> None:
     """Give a new project its first pseudonym key and data key."""
     for purpose in (PSEUDONYM, DATA):
-        _new_key(session, project_id, purpose, 1, "active", kek)
+        new_key(session, project_id, purpose, 1, "active", kek)
 
 
-def _new_key(
+def new_key(
     session: Session, project_id: int, purpose: str, version: int, state: str, kek: bytes
 ) -> ProjectKey:
     row = ProjectKey(
@@ -112,7 +112,7 @@ class Secrets:
         )
         if not rows:
             with session.begin_nested():
-                _new_key(session, project_id, purpose, 1, "active", self.kek)
+                new_key(session, project_id, purpose, 1, "active", self.kek)
             return self.rows(session, project_id, purpose)
         return rows
 
@@ -176,6 +176,23 @@ def subject_for(
     return subject
 
 
+def original_of(kek: bytes, subject: Subject) -> str:
+    """Unseal a live subject's original value (in memory only)."""
+    if subject.sealed_data_key is None or subject.sealed_original is None:
+        raise SubjectErased(pseudonym=subject.pseudonym)
+    data_key = seal.unseal(kek, subject.sealed_data_key, _subject_key_aad(subject.project_id))
+    aad = _original_aad(subject.project_id, subject.kind)
+    return seal.unseal(data_key, subject.sealed_original, aad).decode()
+
+
+def rederive(key_row: ProjectKey, key: bytes, kek: bytes, subject: Subject) -> None:
+    """Move a live subject to another pseudonym key version, from its vaulted original."""
+    identifier_type = None if subject.kind == "name" else subject.kind
+    normalised = normalise(original_of(kek, subject), identifier_type)
+    subject.pseudonym = _token(key, subject.kind, normalised)
+    subject.key_version = key_row.version
+
+
 def find_subject(session: Session, project_id: int, ref: str) -> Subject:
     """Find a subject by its pseudonym (any key version) or its numeric id."""
     stmt = select(Subject).where(Subject.project_id == project_id)
@@ -232,10 +249,7 @@ def reveal(
             f"subject {subject.pseudonym} was erased on {erased}; its originals no longer exist",
             pseudonym=subject.pseudonym,
         )
-    data_key = seal.unseal(kek, subject.sealed_data_key, _subject_key_aad(project_id))
-    original = seal.unseal(
-        data_key, subject.sealed_original, _original_aad(project_id, subject.kind)
-    ).decode()
+    original = original_of(kek, subject)
     audit.record(
         session,
         actor,

@@ -16,10 +16,10 @@ from collector.errors import Forbidden, InvalidInput
 from collector.models import (
     AuditEntry,
     FormVersion,
+    Subject,
     Submission,
     SubmissionMedia,
     SubmissionRecord,
-    Subject,
 )
 from tests.support.pipeline import process_all, publish, submit
 from tests.support.xlsform import PROFILE
