@@ -26,6 +26,7 @@ from forms.verify import verify_xform
 from forms.workbook import Workbook, read_workbook
 
 _ROW = re.compile(r"\[row\s*:\s*(\d+)\]|\bon row (\d+)\b|\brow number (\d+)\b", re.I)
+_NAMED = re.compile(r"\bnamed '([^']+)'")
 _SHEET = re.compile(r"On the '(\w+)' sheet|sheet: '(\w+)'|the (\w+) sheet\b")
 
 
@@ -119,9 +120,10 @@ def run_pyxform(workbook: Workbook) -> tuple[bytes, list[Finding]]:
     try:
         result = convert(xlsform=data, warnings=warnings)
     except PyXFormError as exc:
-        raise _pyxform_error(exc, str(exc)) from None
+        raise _pyxform_error(exc, str(exc), workbook) from None
     except Exception as exc:  # pyxform can fail on input it does not anticipate
-        raise _pyxform_error(exc, f"pyxform could not convert the form: {exc}") from None
+        message = f"pyxform could not convert the form: {exc}"
+        raise _pyxform_error(exc, message, workbook) from None
     found = [_located(ErrorCode.PYXFORM_002, w) for w in warnings]
     return str(result.xform).encode("utf-8"), found
 
@@ -140,12 +142,20 @@ def _with_settings(data: dict[str, Any], settings: dict[str, str]) -> dict[str, 
     return data
 
 
-def _pyxform_error(exc: Exception, message: str) -> FormError:
+def _pyxform_error(exc: Exception, message: str, workbook: Workbook) -> FormError:
     context = getattr(exc, "context", None) or {}
     finding = _located(ErrorCode.PYXFORM_001, message)
     row = context.get("row") or finding.row
     sheet = context.get("sheet") or finding.sheet or ("survey" if row else None)
-    return FormError(ErrorCode.PYXFORM_001, sheet=sheet, row=row, message=finding.message)
+    text = finding.message
+    if row is None:
+        # Some pyxform errors name the element but not its row: find the row by name.
+        named = _NAMED.search(text)
+        found = [r.row for r in workbook.survey if named and r.name == named.group(1)]
+        if len(found) == 1:
+            sheet, row = "survey", found[0]
+            text = f"[row : {row}] On the 'survey' sheet: {text}"
+    return FormError(ErrorCode.PYXFORM_001, sheet=sheet, row=row, message=text)
 
 
 def _located(code: ErrorCode, message: str) -> Finding:

@@ -120,9 +120,10 @@ def _check_spki(der: bytes) -> int:
         if tag != 0x30 or end != len(der):
             raise ValueError("not one DER SEQUENCE")
         parts = _children(der, start, end)
-        if [p[0] for p in parts] == [0x02, 0x02]:
+        tags = [p[0] for p in parts]
+        if tags == [0x02, 0x02]:
             raise FormError(ErrorCode.ENC_005)
-        if parts and parts[0][0] == 0x02:
+        if tags[:3] == [0x02, 0x30, 0x04] or (len(tags) >= 9 and set(tags) == {0x02}):
             raise FormError(ErrorCode.ENC_006, label="DER private key")
         if [p[0] for p in parts] != [0x30, 0x03]:
             raise ValueError("not a SubjectPublicKeyInfo")
