@@ -13,7 +13,10 @@ import click
 
 from api import (
     cli_audit,
+    cli_export,
+    cli_forms,
     cli_keys,
+    cli_publish,
     cli_people,
     cli_projects,
     cli_server,
@@ -71,6 +74,9 @@ main.add_command(cli_server.worker_command)
 main.add_command(cli_server.quickstart)
 main.add_command(cli_audit.audit_group)
 main.add_command(cli_vault.vault_group)
+main.add_command(cli_export.export_command)
+cli_forms.forms_group.add_command(cli_publish.publish)
+main.add_command(cli_forms.forms_group)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,188 @@
+"""A form's stored records as tables: the root table and one per repeat, values rendered.
+
+The one place that turns a stored record (pseudonymised at rest) into what a reader sees:
+identifiers as their pseudonym (or, for an audited re-identified export, the original),
+generalised quasi-identifiers as stored, sensitive values opened only for viewers allowed to
+see them, dropped fields absent. Exports and OData are both built on it; records stream in
+batches, so memory does not grow with the number of submissions.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from collector import vault
+from collector.models import (
+    Form,
+    FormVersion,
+    Subject,
+    Submission,
+    SubmissionRecord,
+    SubmissionState,
+)
+from collector.records import model_for
+from forms.model import Field, FormModel
+from forms.policy import PIIKind
+
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: the field and its Central-style header (group path joined by '-')."""
+
+    field: Field
+    header: str
+
+
+@dataclass(frozen=True)
+class Table:
+    """The root table (``repeat`` None) or a repeat's table."""
+
+    name: str
+    repeat: str | None
+    columns: tuple[Column, ...]
+
+
+def header_of(model: FormModel, path: str) -> str:
+    """Return the CSV header of a field path: the path below the root, '-'-joined."""
+    return path[len(model.root) + 1 :].replace("/", "-")
+
+
+def tables_for(model: FormModel) -> list[Table]:
+    """Return the root table and each repeat's table, columns in form order."""
+
+    def columns(repeat: str | None) -> tuple[Column, ...]:
+        return tuple(
+            Column(f, header_of(model, f.path))
+            for f in model.fields_in(repeat)
+            if not f.is_note and not (f.pii is not None and f.pii.kind == PIIKind.DROP)
+        )
+
+    tables = [Table("Submissions", None, columns(None))]
+    for repeat in model.repeats:
+        name = "Submissions." + repeat[len(model.root) + 1 :].replace("/", ".")
+        tables.append(Table(name, repeat, columns(repeat)))
+    return tables
+
+
+@dataclass
+class Viewer:
+    """Who reads: may they see sensitive values, and is this a re-identified export."""
+
+    secrets: vault.Secrets | None = None
+    sensitive: bool = False
+    reidentify: bool = False
+
+
+@dataclass
+class Renderer:
+    """Turns stored values into displayed ones, resolving subjects in batches."""
+
+    session: Session
+    project_id: int
+    viewer: Viewer
+    _subjects: dict[int, str] = field(default_factory=dict)
+
+    def prefetch(self, documents: list[dict[str, Any]]) -> None:
+        """Resolve every subject the documents mention with one query."""
+        wanted = {
+            v["subject"]
+            for doc in documents
+            for v in _values(doc)
+            if isinstance(v, dict) and "subject" in v
+        } - set(self._subjects)
+        if not wanted:
+            return
+        if self.viewer.reidentify:
+            assert self.viewer.secrets is not None
+            for subject in self.session.scalars(select(Subject).where(Subject.id.in_(wanted))):
+                self._subjects[subject.id] = self._original(subject)
+        else:
+            self._subjects.update(vault.pseudonyms(self.session, wanted))
+
+    def _original(self, subject: Subject) -> str:
+        assert self.viewer.secrets is not None
+        if subject.sealed_data_key is None:
+            return f"[erased {subject.pseudonym}]"
+        return vault.original_of(self.viewer.secrets.kek, subject)
+
+    def value(self, raw: Any) -> str | None:
+        """Render one stored value."""
+        if raw is None or isinstance(raw, str):
+            return raw
+        if "subject" in raw:
+            return self._subjects.get(raw["subject"])
+        if "sealed" in raw and self.viewer.sensitive and self.viewer.secrets is not None:
+            opened = vault.open_value(
+                self.viewer.secrets,
+                self.session,
+                self.project_id,
+                raw["v"],
+                base64.b64decode(raw["sealed"]),
+                "sensitive",
+            )
+            return opened.decode()
+        return None
+
+    def values(self, stored: Mapping[str, Any]) -> dict[str, str | None]:
+        """Render a row's values (path -> text)."""
+        return {path: self.value(raw) for path, raw in stored.items()}
+
+
+def _values(document: dict[str, Any]) -> Iterator[Any]:
+    yield from document.get("root", {}).values()
+    for rows in document.get("repeats", {}).values():
+        for row in rows:
+            yield from row.get("values", {}).values()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One processed submission with its stored record document."""
+
+    submission: Submission
+    document: dict[str, Any]
+
+
+def entries(
+    session: Session, form: Form, *, batch: int = BATCH, after_id: int = 0, limit: int | None = None
+) -> Iterator[list[Entry]]:
+    """Yield processed submissions of a form in id order, a batch at a time (keyset paging)."""
+    last, sent = after_id, 0
+    while limit is None or sent < limit:
+        size = batch if limit is None else min(batch, limit - sent)
+        rows = session.execute(
+            select(Submission, SubmissionRecord.data)
+            .join(SubmissionRecord, SubmissionRecord.submission_id == Submission.id)
+            .where(
+                Submission.form_id == form.id,
+                Submission.id > last,
+                Submission.state == SubmissionState.PROCESSED.value,
+            )
+            .order_by(Submission.id)
+            .limit(size)
+        ).all()
+        if not rows:
+            return
+        yield [Entry(sub, json.loads(data)) for sub, data in rows]
+        last, sent = rows[-1][0].id, sent + len(rows)
+        session.expunge_all()
+
+
+def model_of(session: Session, form: Form, version_id: int | None = None) -> FormModel:
+    """Return the model of a form's current published version (or of one version)."""
+    from collector.publishing import current_version
+
+    version = (
+        session.get(FormVersion, version_id) if version_id else current_version(session, form.id)
+    )
+    assert version is not None, "the form has no published version"
+    return model_for(version.xml, version.policy)

@@ -1,0 +1,342 @@
+"""Exports: CSV zip (Central's layout: root CSV + one CSV per repeat) and JSON Lines.
+
+Both stream: records are read in batches and written as they come; repeat rows wait in
+spooled temporary files (memory up to a bound, then disk) until the root CSV is done, because a
+zip holds one entry at a time. Every export ends with a reconciliation summary: how many
+submissions were received, processed and failed (by reason), how many signatures failed, which
+sensitive columns were withheld, and quasi-identifier combinations rarer than k.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tempfile
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from collector import audit
+from collector.audit import Actor
+from collector.dataset import (
+    Entry,
+    Renderer,
+    Table,
+    Viewer,
+    entries,
+    header_of,
+    model_of,
+    tables_for,
+)
+from collector.errors import Forbidden, InvalidInput
+from collector.models import AppUser, Form, Submission
+from forms.model import FormModel
+from forms.policy import PIIKind
+
+K_DEFAULT = 5
+SYSTEM_HEADERS = ("SubmissionDate",)
+TRAILER_HEADERS = (
+    "KEY",
+    "SubmitterID",
+    "SubmitterName",
+    "Status",
+    "ReviewState",
+    "DeviceID",
+    "FormVersion",
+)
+Progress = Callable[[int], None]
+
+
+@dataclass
+class Summary:
+    """The reconciliation summary written with every export."""
+
+    form_id: str
+    profile: str
+    exported: int = 0
+    received: int = 0
+    processed: int = 0
+    failed: dict[str, int] = field(default_factory=dict)
+    signature_invalid: int = 0
+    withheld_columns: list[str] = field(default_factory=list)
+    k: int = K_DEFAULT
+    rare_quasi_combinations: int = 0
+    rare_quasi_rows: int = 0
+    quasi_columns: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the summary as plain data (summary.json)."""
+        warnings = []
+        if self.rare_quasi_combinations:
+            warnings.append(
+                f"{self.rare_quasi_combinations} combinations of quasi-identifiers "
+                f"({', '.join(self.quasi_columns)}) occur in fewer than {self.k} rows "
+                f"({self.rare_quasi_rows} rows): disclosure risk"
+            )
+        return {**self.__dict__, "warnings": warnings}
+
+
+def reconcile(session: Session, form: Form, summary: Summary) -> None:
+    """Fill in the intake side of the summary from the submissions table."""
+    rows = session.execute(
+        select(Submission.state, Submission.reason, func.count())
+        .where(Submission.form_id == form.id)
+        .group_by(Submission.state, Submission.reason)
+    ).all()
+    for state, reason, count in rows:
+        summary.received += count
+        if state == "processed":
+            summary.processed += count
+        elif state == "failed":
+            summary.failed[reason] = summary.failed.get(reason, 0) + count
+    summary.signature_invalid = int(
+        session.scalar(
+            select(func.count()).where(
+                Submission.form_id == form.id, Submission.signature == "invalid"
+            )
+        )
+        or 0
+    )
+
+
+def _authorise(session: Session, actor: Actor, form: Form, profile: str, reason: str) -> None:
+    if profile not in ("pseudonymised", "reidentified"):
+        raise InvalidInput(f"unknown export profile {profile!r}", code=400.23)
+    if profile == "reidentified":
+        if actor.type != "cli" and actor.role != "admin":
+            audit.record(
+                session,
+                actor,
+                "export.refused",
+                project_id=form.project_id,
+                subject=form.xml_form_id,
+                profile=profile,
+            )
+            session.commit()
+            raise Forbidden("only an admin may export re-identified data")
+        if len(reason.strip()) < 5:
+            raise InvalidInput(
+                "a re-identified export needs a reason (at least 5 characters)",
+                code=400.22,
+                field="reason",
+            )
+
+
+@dataclass
+class _Writer:
+    """Shared state of one export run."""
+
+    session: Session
+    form: Form
+    model: FormModel
+    renderer: Renderer
+    summary: Summary
+    names: dict[int, str] = field(default_factory=dict)
+    quasi: Counter[tuple[str | None, ...]] = field(default_factory=Counter)
+
+    def submitter(self, user_id: int | None) -> str:
+        if user_id is None:
+            return ""
+        if user_id not in self.names:
+            user = self.session.get(AppUser, user_id)
+            self.names[user_id] = user.display_name if user else ""
+        return self.names[user_id]
+
+    def root_row(self, table: Table, entry: Entry) -> list[str | None]:
+        sub = entry.submission
+        values = self.renderer.values(entry.document.get("root", {}))
+        self.quasi[
+            tuple(
+                values.get(c.field.path)
+                for c in table.columns
+                if c.field.pii and c.field.pii.kind == PIIKind.QUASI
+            )
+        ] += 1
+        return [
+            sub.created_at.isoformat(),
+            *(values.get(c.field.path) for c in table.columns),
+            sub.instance_id,
+            str(sub.submitter_id or ""),
+            self.submitter(sub.submitter_id),
+            "",
+            getattr(sub, "review_state", None) or "",
+            sub.device_id or "",
+            entry.document.get("version", ""),
+        ]
+
+    def batches(self, progress: Progress | None) -> Iterator[list[Entry]]:
+        for batch in entries(self.session, self.form):
+            self.renderer.prefetch([e.document for e in batch])
+            yield batch
+            self.summary.exported += len(batch)
+            if progress:
+                progress(self.summary.exported)
+
+
+def _prepare(
+    session: Session, form: Form, actor: Actor, viewer: Viewer, profile: str, reason: str, k: int
+) -> _Writer:
+    _authorise(session, actor, form, profile, reason)
+    model = model_of(session, form)
+    summary = Summary(form.xml_form_id, profile, k=k)
+    reconcile(session, form, summary)
+    summary.withheld_columns = (
+        []
+        if viewer.sensitive
+        else [
+            header_of(model, f.path)
+            for f in model.fields
+            if f.pii is not None and f.pii.kind == PIIKind.SENSITIVE
+        ]
+    )
+    summary.quasi_columns = [
+        header_of(model, f.path)
+        for f in model.fields_in(None)
+        if f.pii is not None and f.pii.kind == PIIKind.QUASI
+    ]
+    audit.record(
+        session,
+        actor,
+        "export.start",
+        project_id=form.project_id,
+        subject=form.xml_form_id,
+        profile=profile,
+        reason=reason or None,
+    )
+    session.commit()
+    return _Writer(session, form, model, Renderer(session, form.project_id, viewer), summary)
+
+
+def _finish(writer: _Writer) -> dict[str, Any]:
+    rare = {combo: n for combo, n in writer.quasi.items() if n < writer.summary.k}
+    if writer.summary.quasi_columns:
+        writer.summary.rare_quasi_combinations = len(rare)
+        writer.summary.rare_quasi_rows = sum(rare.values())
+    return writer.summary.as_dict()
+
+
+def write_csv_zip(
+    out: IO[bytes],
+    session: Session,
+    form: Form,
+    *,
+    actor: Actor,
+    viewer: Viewer,
+    profile: str = "pseudonymised",
+    reason: str = "",
+    k: int = K_DEFAULT,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Stream a CSV zip of a form's processed submissions into ``out``; return the summary."""
+    writer = _prepare(session, form, actor, viewer, profile, reason, k)
+    tables = tables_for(writer.model)
+    root, repeats = tables[0], tables[1:]
+    spools = {t.name: _spool(t) for t in repeats}
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open(f"{form.xml_form_id}.csv", "w") as raw:
+            text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+            rows = csv.writer(text)
+            rows.writerow([*SYSTEM_HEADERS, *(c.header for c in root.columns), *TRAILER_HEADERS])
+            for batch in writer.batches(progress):
+                for entry in batch:
+                    rows.writerow(writer.root_row(root, entry))
+                    _repeat_rows(writer, repeats, spools, entry)
+            text.flush()
+            text.detach()
+        for table in repeats:
+            _copy_spool(archive, form, table, spools[table.name])
+        summary = _finish(writer)
+        archive.writestr("summary.json", json.dumps(summary, indent=2, ensure_ascii=False))
+    return summary
+
+
+def _spool(table: Table) -> tuple[IO[str], Any]:
+    handle = tempfile.SpooledTemporaryFile(
+        max_size=8 * 1024 * 1024, mode="w+", encoding="utf-8", newline=""
+    )
+    out = csv.writer(handle)
+    out.writerow([*(c.header for c in table.columns), "PARENT_KEY", "KEY"])
+    return handle, out
+
+
+def _repeat_rows(
+    writer: _Writer, repeats: list[Table], spools: dict[str, Any], entry: Entry
+) -> None:
+    stored = entry.document.get("repeats", {})
+    for table in repeats:
+        out = spools[table.name][1]
+        for row in stored.get(table.repeat, []):
+            values = writer.renderer.values(row.get("values", {}))
+            out.writerow(
+                [
+                    *(values.get(c.field.path) for c in table.columns),
+                    row.get("parent"),
+                    row.get("key"),
+                ]
+            )
+
+
+def _copy_spool(archive: zipfile.ZipFile, form: Form, table: Table, spool: Any) -> None:
+    handle = spool[0]
+    handle.seek(0)
+    name = f"{form.xml_form_id}-{table.name.split('.')[-1]}.csv"
+    with archive.open(name, "w") as raw:
+        while chunk := handle.read(1024 * 1024):
+            raw.write(chunk.encode("utf-8"))
+    handle.close()
+
+
+def write_jsonl(
+    out: IO[bytes],
+    session: Session,
+    form: Form,
+    *,
+    actor: Actor,
+    viewer: Viewer,
+    profile: str = "pseudonymised",
+    reason: str = "",
+    k: int = K_DEFAULT,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Stream one JSON object per processed submission; the summary is the last line."""
+    writer = _prepare(session, form, actor, viewer, profile, reason, k)
+    tables = tables_for(writer.model)
+    root = tables[0]
+    for batch in writer.batches(progress):
+        for entry in batch:
+            writer.root_row(root, entry)
+            out.write(
+                json.dumps(_json_row(writer, tables, entry), ensure_ascii=False).encode() + b"\n"
+            )
+    summary = _finish(writer)
+    out.write(json.dumps({"__summary": summary}, ensure_ascii=False).encode() + b"\n")
+    return summary
+
+
+def _json_row(writer: _Writer, tables: list[Table], entry: Entry) -> dict[str, Any]:
+    sub = entry.submission
+    values = writer.renderer.values(entry.document.get("root", {}))
+    row: dict[str, Any] = {
+        "__id": sub.instance_id,
+        "__system": {
+            "submissionDate": sub.created_at.isoformat(),
+            "submitterId": str(sub.submitter_id or ""),
+            "formVersion": entry.document.get("version", ""),
+        },
+    }
+    row |= {c.header: values.get(c.field.path) for c in tables[0].columns}
+    stored = entry.document.get("repeats", {})
+    for table in tables[1:]:
+        row[table.name.split(".", 1)[1]] = [
+            {c.header: v.get(c.field.path) for c in table.columns}
+            | {"__id": r.get("key"), "__parent": r.get("parent")}
+            for r in stored.get(table.repeat, [])
+            for v in [writer.renderer.values(r.get("values", {}))]
+        ]
+    return row
