@@ -77,6 +77,9 @@ class PIIPolicy:
     def __post_init__(self) -> None:
         object.__setattr__(self, "fields", MappingProxyType(dict(sorted(self.fields.items()))))
 
+    def __hash__(self) -> int:
+        return hash(tuple(self.fields.items()))
+
     def rule_for(self, path: str) -> PIIRule | None:
         """Return the rule for a field path; repeat positions such as '[2]' are ignored."""
         return self.fields.get(_POSITION.sub("", path))

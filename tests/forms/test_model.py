@@ -248,3 +248,10 @@ def test_policy_json_is_checked(text: str) -> None:
 )
 def test_identifier_type_is_derived(name: str, qtype: str, appearance: str, expected: str) -> None:
     assert derive_identifier_type(name, qtype, appearance) == expected
+
+
+def test_policy_is_hashable_and_immutable() -> None:
+    policy = PIIPolicy({"/f/a": PIIRule(PIIKind.DROP)})
+    assert hash(policy) == hash(PIIPolicy({"/f/a": PIIRule(PIIKind.DROP)}))
+    with pytest.raises(TypeError):
+        policy.fields["/f/b"] = PIIRule(PIIKind.DROP)  # type: ignore[index]
