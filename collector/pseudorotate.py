@@ -33,10 +33,16 @@ class RotationResult:
 
 
 def _pending(session: Session, secrets: vault.Secrets, project_id: int, actor: Actor) -> ProjectKey:
-    rows = secrets.rows(session, project_id, vault.PSEUDONYM)
-    pending = [r for r in rows if r.state == "pending"]
-    if pending:
-        return pending[0]
+    pending = session.scalars(
+        select(ProjectKey).where(
+            ProjectKey.project_id == project_id,
+            ProjectKey.purpose == vault.PSEUDONYM,
+            ProjectKey.state == "pending",
+        )
+    ).first()
+    if pending is not None:
+        return pending
+    secrets.versions(session, project_id, vault.PSEUDONYM)  # Creates version 1 if missing.
     top = (
         session.scalar(
             select(func.max(ProjectKey.version)).where(
@@ -78,7 +84,11 @@ def _batch(session: Session, secrets: vault.Secrets, key_row: ProjectKey, size: 
     )
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
-    key = secrets.open(key_row)
+    key = next(
+        k.key
+        for k in secrets.versions(session, key_row.project_id, vault.PSEUDONYM)
+        if k.version == key_row.version
+    )
     subjects = list(session.scalars(stmt))
     for subject in subjects:
         vault.rederive(key_row, key, secrets.kek, subject)
@@ -95,7 +105,7 @@ def rotate(
     progress: Progress | None = None,
 ) -> RotationResult:
     """Run (or resume) the rotation of a project's pseudonym key to completion."""
-    secrets = vault.Secrets(kek)
+    secrets = vault.Secrets(kek, ttl=0)
     with transaction(sessions) as session:
         keyring.get_project(session, project_id)
         key_row = _pending(session, secrets, project_id, actor)

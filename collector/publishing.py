@@ -6,7 +6,6 @@ import base64
 import hashlib
 from pathlib import Path
 
-from forms.build import BuiltForm, build_xform
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -14,6 +13,7 @@ from collector import audit, keyring
 from collector.audit import Actor
 from collector.errors import Conflict, InvalidInput, NotFound
 from collector.models import Form, FormState, FormVersion, utcnow
+from forms.build import BuiltForm, build_xform
 from forms.errors import FormError
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

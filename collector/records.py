@@ -23,7 +23,7 @@ from forms.errors import FormError
 from forms.flatten import FlatInstance, Row
 from forms.model import FormModel, parse_xform
 from forms.policy import PIIKind, PIIPolicy
-from keys import odk
+from keys import odk, seal
 
 
 @lru_cache(maxsize=64)
@@ -47,7 +47,11 @@ def flatten(instance_xml: bytes, model: FormModel) -> FlatInstance:
 
 @dataclass
 class _Policy:
-    """Applies a form's PII policy to flattened values, vaulting identifiers as it goes."""
+    """Applies a form's PII policy to flattened values.
+
+    Identifiers are collected while the rows are built and resolved to subjects in one batch
+    (``finish``), so a submission costs one vault lookup whatever its number of identifiers.
+    """
 
     session: Session
     secrets: vault.Secrets
@@ -55,6 +59,8 @@ class _Policy:
     model: FormModel
     dropped: set[str] = field(default_factory=set)
     suppressed: set[str] = field(default_factory=set)
+    _pending: list[tuple[dict[str, Any], str, str | None, str]] = field(default_factory=list)
+    _data_key: tuple[int, bytes] | None = None
 
     def apply(self, values: Mapping[str, str]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -67,20 +73,30 @@ class _Policy:
             elif value == "":
                 out[path] = ""
             elif rule.kind == PIIKind.IDENTIFIER:
-                subject = vault.subject_for(
-                    self.session, self.secrets, self.project_id, rule.identifier_type, value
-                )
-                out[path] = {"subject": subject.id} if subject else ""
+                out[path] = ""
+                self._pending.append((out, path, rule.identifier_type, value))
             elif rule.kind == PIIKind.QUASI:
                 out[path] = generalise(value, rule.rule)
                 if out[path] is None:
                     self.suppressed.add(path)
             else:
-                version, sealed = vault.seal_value(
-                    self.secrets, self.session, self.project_id, value.encode(), "sensitive"
-                )
-                out[path] = vault.encode_sealed(version, sealed)
+                out[path] = self.seal(value.encode(), "sensitive")
         return out
+
+    def seal(self, value: bytes, what: str) -> dict[str, Any]:
+        if self._data_key is None:
+            self._data_key = self.secrets.data_key(self.session, self.project_id)
+        version, key = self._data_key
+        return vault.encode_sealed(
+            version, seal.seal(key, value, vault.value_aad(self.project_id, what))
+        )
+
+    def finish(self) -> None:
+        """Resolve every collected identifier to its subject in one batch."""
+        items = [(kind, value) for _out, _path, kind, value in self._pending]
+        ids = vault.resolve(self.session, self.secrets, self.project_id, items)
+        for (out, path, _kind, _value), subject_id in zip(self._pending, ids, strict=True):
+            out[path] = {"subject": subject_id} if subject_id is not None else ""
 
     def row(self, row: Row) -> dict[str, Any]:
         return {
@@ -121,6 +137,7 @@ def store(
         "root": policy.apply(flat.root.values),
         "repeats": {p: [policy.row(r) for r in rows] for p, rows in flat.repeats.items()},
     }
+    policy.finish()
     dropped_media = policy.dropped_media(flat)
     kept = []
     for name, data in result.media.items():

@@ -10,9 +10,12 @@ reveals a subject with a stated reason (audited).
 from __future__ import annotations
 
 import base64
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -83,54 +86,78 @@ def new_key(
     return row
 
 
+@dataclass(frozen=True)
+class KeyVersion:
+    """One version of a project key, unsealed."""
+
+    version: int
+    state: str
+    key: bytes = field(repr=False)
+
+
 @dataclass
 class Secrets:
-    """Unsealed project keys, cached for one worker or request; holds the KEK."""
+    """Unsealed project keys for one worker or request; holds the KEK.
+
+    The list of key versions is cached for ``ttl`` seconds. That is safe during a pseudonym-key
+    rotation because lookups try every version: a subject vaulted under the older key by a
+    worker that has not seen the new one yet still links, and a re-run of the rotation job
+    moves it.
+    """
 
     kek: bytes = field(repr=False)
-    _cache: dict[tuple[int, str, int], bytes] = field(default_factory=dict, repr=False)
+    ttl: float = 5.0
+    _versions: dict[tuple[int, str], tuple[float, list[KeyVersion]]] = field(
+        default_factory=dict, repr=False
+    )
+    _opened: dict[tuple[int, str, int], bytes] = field(default_factory=dict, repr=False)
 
-    def open(self, row: ProjectKey) -> bytes:
-        """Unseal a project key row (cached)."""
-        ident = (row.project_id, row.purpose, row.version)
-        if ident not in self._cache:
-            self._cache[ident] = seal.unseal(self.kek, row.sealed_key, _key_aad(*ident))
-        return self._cache[ident]
-
-    def rows(self, session: Session, project_id: int, purpose: str) -> list[ProjectKey]:
-        """Return the active and pending keys of a purpose (creating the first if missing)."""
-        rows = list(
-            session.scalars(
-                select(ProjectKey)
-                .where(
-                    ProjectKey.project_id == project_id,
-                    ProjectKey.purpose == purpose,
-                    ProjectKey.state.in_(("active", "pending")),
-                )
-                .order_by(ProjectKey.version)
-            )
+    def versions(self, session: Session, project_id: int, purpose: str) -> list[KeyVersion]:
+        """Return every version of a project key, oldest first (creating the first)."""
+        cached = self._versions.get((project_id, purpose))
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        stmt = (
+            select(ProjectKey.version, ProjectKey.state, ProjectKey.sealed_key)
+            .where(ProjectKey.project_id == project_id, ProjectKey.purpose == purpose)
+            .order_by(ProjectKey.version)
         )
+        rows = session.execute(stmt).all()
         if not rows:
             with session.begin_nested():
                 new_key(session, project_id, purpose, 1, "active", self.kek)
-            return self.rows(session, project_id, purpose)
-        return rows
+            rows = session.execute(stmt).all()
+        found = [
+            KeyVersion(v, state, self._open(project_id, purpose, v, sealed))
+            for v, state, sealed in rows
+        ]
+        self._versions[(project_id, purpose)] = (time.monotonic() + self.ttl, found)
+        return found
+
+    def _open(self, project_id: int, purpose: str, version: int, sealed: bytes) -> bytes:
+        ident = (project_id, purpose, version)
+        if ident not in self._opened:
+            self._opened[ident] = seal.unseal(self.kek, sealed, _key_aad(*ident))
+        return self._opened[ident]
+
+    def newest(self, session: Session, project_id: int, purpose: str) -> KeyVersion:
+        """Return the version new material goes under: pending if a rotation runs, else active."""
+        live = [k for k in self.versions(session, project_id, purpose) if k.state != "retired"]
+        return live[-1]
 
     def data_key(self, session: Session, project_id: int) -> tuple[int, bytes]:
         """Return the project's active data key and its version."""
-        row = self.rows(session, project_id, DATA)[0]
-        return row.version, self.open(row)
+        newest = self.newest(session, project_id, DATA)
+        return newest.version, newest.key
 
     def data_key_version(self, session: Session, project_id: int, version: int) -> bytes:
         """Return one version of the project's data key."""
-        row = session.scalars(
-            select(ProjectKey).where(
-                ProjectKey.project_id == project_id,
-                ProjectKey.purpose == DATA,
-                ProjectKey.version == version,
-            )
-        ).one()
-        return self.open(row)
+        for _attempt in range(2):
+            for key in self.versions(session, project_id, DATA):
+                if key.version == version:
+                    return key.key
+            self._versions.pop((project_id, DATA), None)
+        raise NotFound(f"project {project_id} has no data key version {version}")
 
 
 def _token(key: bytes, kind: str, normalised: str) -> str:
@@ -140,40 +167,82 @@ def _token(key: bytes, kind: str, normalised: str) -> str:
 def subject_for(
     session: Session, secrets: Secrets, project_id: int, identifier_type: str | None, original: str
 ) -> Subject | None:
-    """Return the subject of an identifier value, creating it (and vaulting it) if new."""
-    kind = link_kind(identifier_type)
+    """Return the subject of one identifier value, creating it (and vaulting it) if new."""
+    [subject_id] = resolve(session, secrets, project_id, [(identifier_type, original)])
+    return session.get(Subject, subject_id) if subject_id is not None else None
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    kind: str
+    original: str
+    tokens: tuple[tuple[int, str], ...]  # (key version, pseudonym) for every live key
+
+
+def _prepare(
+    keys: list[tuple[int, bytes]], identifier_type: str | None, original: str
+) -> _Prepared | None:
     normalised = normalise(original, identifier_type)
     if not normalised:
         return None
-    rows = secrets.rows(session, project_id, PSEUDONYM)
-    for row in rows:
-        found = session.scalars(
-            select(Subject).where(
-                Subject.project_id == project_id,
-                Subject.key_version == row.version,
-                Subject.pseudonym == _token(secrets.open(row), kind, normalised),
-                Subject.erased_at.is_(None),
-            )
-        ).first()
-        if found is not None:
-            return found
-    newest = rows[-1]
+    kind = link_kind(identifier_type)
+    tokens = tuple((version, _token(key, kind, normalised)) for version, key in keys)
+    return _Prepared(kind, original, tokens)
+
+
+def resolve(
+    session: Session, secrets: Secrets, project_id: int, items: Sequence[tuple[str | None, str]]
+) -> list[int | None]:
+    """Return the subject id of each identifier value, vaulting new ones (one lookup query).
+
+    A value is looked up under every key version (active, pending during a rotation, and
+    retired ones, which only stragglers still use); new subjects go under the newest live key.
+    """
+    newest = secrets.newest(session, project_id, PSEUDONYM)
+    others = [k for k in secrets.versions(session, project_id, PSEUDONYM) if k != newest]
+    keys = [(k.version, k.key) for k in (*others, newest)]
+    prepared = [_prepare(keys, kind, original) for kind, original in items]
+    wanted = {t for p in prepared if p for t in p.tokens}
+    found: dict[tuple[int, str], int] = {}
+    if wanted:
+        stmt = select(Subject.id, Subject.key_version, Subject.pseudonym).where(
+            Subject.project_id == project_id,
+            Subject.erased_at.is_(None),
+            Subject.pseudonym.in_({token for _v, token in wanted}),
+        )
+        found = {(v, token): sid for sid, v, token in session.execute(stmt) if (v, token) in wanted}
+    new: dict[tuple[int, str], dict[str, Any]] = {}
+    for item in prepared:
+        if item is not None and not any(t in found for t in item.tokens):
+            newest = item.tokens[-1]
+            new.setdefault(newest, _new_subject(secrets.kek, project_id, item, newest))
+    if new:
+        stmt = insert(Subject).returning(Subject.id, Subject.key_version, Subject.pseudonym)
+        try:
+            with session.begin_nested():
+                inserted = session.execute(stmt, list(new.values())).all()
+        except IntegrityError:
+            # Another worker vaulted some of these values a moment ago: look again.
+            return resolve(session, secrets, project_id, items)
+        found |= {(v, token): sid for sid, v, token in inserted}
+    return [None if p is None else next(found[t] for t in p.tokens if t in found) for p in prepared]
+
+
+def _new_subject(
+    kek: bytes, project_id: int, item: _Prepared, token: tuple[int, str]
+) -> dict[str, Any]:
     data_key = seal.new_data_key()
-    subject = Subject(
-        project_id=project_id,
-        kind=kind,
-        key_version=newest.version,
-        pseudonym=_token(secrets.open(newest), kind, normalised),
-        sealed_data_key=seal.seal(secrets.kek, data_key, _subject_key_aad(project_id)),
-        sealed_original=seal.seal(data_key, original.encode(), _original_aad(project_id, kind)),
-    )
-    try:
-        with session.begin_nested():
-            session.add(subject)
-    except IntegrityError:
-        # Another worker vaulted the same value a moment ago: use its subject.
-        return subject_for(session, secrets, project_id, identifier_type, original)
-    return subject
+    return {
+        "project_id": project_id,
+        "kind": item.kind,
+        "key_version": token[0],
+        "pseudonym": token[1],
+        "sealed_data_key": seal.seal(kek, data_key, _subject_key_aad(project_id)),
+        "sealed_original": seal.seal(
+            data_key, item.original.encode(), _original_aad(project_id, item.kind)
+        ),
+        "created_at": utcnow(),
+    }
 
 
 def original_of(kek: bytes, subject: Subject) -> str:

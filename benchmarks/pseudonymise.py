@@ -1,0 +1,165 @@
+"""Pseudonymise-and-store throughput against bare HMAC + INSERT, and the rotation job's speed.
+
+In one run, on one fresh database:
+- ours: ``collector.records.store`` for N decrypted PROFILE instances (flatten with the form
+  model, normalise and HMAC every identifier, vault new subjects, generalise quasi-identifiers,
+  seal sensitive values, insert the record), committing every 100;
+- baseline: for the same N instances, HMAC-SHA256 of the same identifier values and an INSERT
+  of a JSON row of the same size, committing every 100;
+- rotation: ``collector.pseudorotate.rotate`` over every subject the run created (rows/s).
+
+The goal is ours/baseline >= 0.5. Nothing here is a test: run it by hand.
+
+    .venv/bin/python benchmarks/pseudonymise.py -n 2000 [--database-url postgresql+psycopg://…]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import secrets
+import time
+
+from _common import database, published, profile_xml, received_rows, sessions_for, timed
+from sqlalchemy import Column, Integer, MetaData, Table, Text, insert, select
+
+from collector import pseudorotate, records, vault
+from collector.models import Submission, SubmissionRecord, Subject
+from keys.odk import DecryptedSubmission, SignatureStatus
+
+GOAL = 0.5
+
+
+def run_ours(sessions, kek: bytes, version, n: int, every: int) -> None:  # type: ignore[no-untyped-def]
+    secrets_cache = vault.Secrets(kek)
+    with sessions() as session:
+        ids = received_rows(session, version, n)
+        session.commit()
+        for start in range(0, n, every):
+            for sid in ids[start : start + every]:
+                sub = session.get(Submission, sid)
+                assert sub is not None
+                result = DecryptedSubmission(
+                    sub.instance_id,
+                    profile_xml(version, sid % (n // 2 or 1), sub.instance_id),
+                    {},
+                    SignatureStatus.VALID,
+                )
+                records.store(session, sub, result, secrets_cache)
+                sub.state = "processed"
+            session.commit()
+
+
+IDENTIFIERS = ("full_name", "phone", "passport_no", "member_name")
+
+
+def run_baseline(
+    engine,
+    version,
+    n: int,
+    every: int,
+    record_size: int,  # type: ignore[no-untyped-def]
+    sealed_size: int,
+) -> None:
+    """HMAC the same identifier values and INSERT the same rows: one record per submission
+    and one vault row per identifier value (without lookups, normalisation or sealing)."""
+    meta = MetaData()
+    records_t = Table(
+        "bench_records", meta, Column("id", Integer, primary_key=True), Column("data", Text)
+    )
+    subjects_t = Table(
+        "bench_subjects",
+        meta,
+        Column("id", Integer, primary_key=True),
+        Column("token", Text),
+        Column("sealed", Text),
+    )
+    meta.create_all(engine)
+    key = secrets.token_bytes(32)
+    pad = "x" * sealed_size
+    for start in range(0, n, every):
+        with engine.begin() as connection:
+            records_rows, subject_rows = [], []
+            for i in range(start, min(start + every, n)):
+                xml = profile_xml(version, i % (n // 2 or 1), f"uuid:{i}").decode()
+                tokens = [
+                    hmac.new(key, v.encode(), hashlib.sha256).hexdigest() for v in _values(xml)
+                ]
+                records_rows.append({"data": json.dumps(tokens).ljust(record_size)})
+                subject_rows += [{"token": t, "sealed": pad} for t in tokens]
+            connection.execute(insert(records_t), records_rows)
+            connection.execute(insert(subjects_t), subject_rows)
+
+
+def _values(xml: str) -> list[str]:
+    out = []
+    for tag in IDENTIFIERS:
+        for chunk in xml.split(f"<{tag}>")[1:]:
+            out.append(chunk.split(f"</{tag}>")[0])
+    return out
+
+
+def _sizes(sessions) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    with sessions() as session:
+        record = session.scalars(select(SubmissionRecord.data).limit(1)).one()
+        sealed = session.scalars(select(Subject.sealed_original).limit(1)).one()
+        key = session.scalars(select(Subject.sealed_data_key).limit(1)).one()
+    return len(record), len(sealed or b"") + len(key or b"")
+
+
+def _reset(engine) -> None:  # type: ignore[no-untyped-def]
+    """Drop the baseline tables so the next round starts equal (the vault keeps growing:
+    later rounds look up more existing subjects, as a real project does)."""
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE bench_records")
+        connection.exec_driver_sql("DROP TABLE bench_subjects")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=2000)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    kek = secrets.token_bytes(32)
+    with database(args.database_url) as engine:
+        sessions = sessions_for(engine)
+        version = published(sessions, kek)
+        figures = {}
+        for every in (1, 100):
+            ours = timed(lambda e=every: run_ours(sessions, kek, version, args.n, e))
+            record_size, sealed_size = _sizes(sessions)
+            base = timed(
+                lambda e=every: run_baseline(engine, version, args.n, e, record_size, sealed_size)
+            )
+            figures[every] = (ours, base)
+            _reset(engine)
+        with sessions() as session:
+            subjects = len(session.scalars(select(Subject.id)).all())
+        start = time.perf_counter()
+        result = pseudorotate.rotate(sessions, kek, version.form.project_id, batch=500)
+        rotation = time.perf_counter() - start
+    print(f"backend: {engine.dialect.name}, submissions: {args.n} per run, subjects: {subjects}")
+    for every, (ours, base) in figures.items():
+        ratio = base / ours
+        label = (
+            "one commit per submission (as the worker does)"
+            if every == 1
+            else (f"one commit per {every} submissions")
+        )
+        print(f"{label}:")
+        print(f"  pseudonymise + store: {args.n / ours:8.1f} submissions/s")
+        print(f"  bare HMAC + INSERT:   {args.n / base:8.1f} submissions/s")
+        print(
+            f"  ratio (ours / baseline): {ratio:.2f}  (goal >= {GOAL}: "
+            f"{'met' if ratio >= GOAL else 'NOT met'})"
+        )
+    print(
+        f"pseudonym-key rotation: {result.rederived / rotation:8.1f} subjects/s "
+        f"({result.rederived} re-derived)"
+    )
+
+
+if __name__ == "__main__":
+    main()
