@@ -22,11 +22,11 @@ import json
 import secrets
 import time
 
-from _common import database, published, profile_xml, received_rows, sessions_for, timed
+from _common import database, profile_xml, published, received_rows, sessions_for, timed
 from sqlalchemy import Column, Integer, MetaData, Table, Text, insert, select
 
 from collector import pseudorotate, records, vault
-from collector.models import Submission, SubmissionRecord, Subject
+from collector.models import Subject, Submission, SubmissionRecord
 from keys.odk import DecryptedSubmission, SignatureStatus
 
 GOAL = 0.5
@@ -130,9 +130,8 @@ def main() -> None:
         for every in (1, 100):
             ours = timed(lambda e=every: run_ours(sessions, kek, version, args.n, e))
             record_size, sealed_size = _sizes(sessions)
-            base = timed(
-                lambda e=every: run_baseline(engine, version, args.n, e, record_size, sealed_size)
-            )
+            sizes = (record_size, sealed_size)
+            base = timed(lambda e=every, z=sizes: run_baseline(engine, version, args.n, e, *z))
             figures[every] = (ours, base)
             _reset(engine)
         with sessions() as session:
