@@ -28,11 +28,10 @@ def publish(session: Session, kek: bytes, md: str, name: str = "Project") -> For
     return version
 
 
-def instance_xml(version: FormVersion, values: str, instance_id: str) -> bytes:
-    """Wrap field elements into an instance of the published form."""
-    form = version.form
+def instance_xml(form_id: str, version: str, values: str, instance_id: str) -> bytes:
+    """Wrap field elements into an instance of a form."""
     return (
-        f'<data id="{form.xml_form_id}" version="{escape(version.version)}">{values}'
+        f'<data id="{form_id}" version="{escape(version)}">{values}'
         f"<meta><instanceID>{instance_id}</instanceID></meta></data>"
     ).encode()
 
@@ -53,7 +52,7 @@ def submit(
         form_id=version.form.xml_form_id,
         version=version.version,
         instance_id=instance_id,
-        xml=instance_xml(version, values, instance_id),
+        xml=instance_xml(version.form.xml_form_id, version.version, values, instance_id),
         media=list(media),
         public_key=kr.load_public_key(match.group(1)),
     )

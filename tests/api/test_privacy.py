@@ -1,0 +1,170 @@
+"""Planted identifiers never reach the database, the server's logs or ordinary exports.
+
+Profiles with distinctive names, phones and document numbers (Latin, Turkish and Arabic script)
+go through the whole product: ODK Collect-style encrypted uploads to ``collector serve``,
+decryption, pseudonymisation, then CSV-zip and JSON Lines exports. Every planted value is then
+searched for, in several encodings, in the raw database (the SQLite file and its WAL, or a
+pg_dump of the schema), the server log, and the exports.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import time
+import unicodedata
+import zipfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from collector.db import make_engine
+from collector.models import Submission
+from collector.pseudonym import normalise
+from tests.collector.rawdb import raw_database_bytes
+from tests.collector.test_vault import profile
+from tests.support.collect import CollectClient
+from tests.support.pipeline import instance_xml
+from tests.support.server import collector_command, served
+from tests.support.xlsform import PROFILE, md_to_xlsx
+
+PLANTED = [
+    ("Zübeyde Karagöz-Işıkoğlu", "+90 541 777 12 34", "U98765432", ("Kıvılcım Işıkoğlu",)),
+    ("Quentin Vandersloot", "+44 7700 900461", "QX4455667", ()),
+    ("عبد الرحمن الزهراني", "+963 933 456 789", "N77665544", ("ريم الزهراني",)),
+]
+NARRATIVE = "Planted narrative about Yozgat crossing"
+
+
+def encodings(value: str) -> set[bytes]:
+    """The shapes a leaked value could take at rest."""
+    forms = {value, unicodedata.normalize("NFD", value), value.casefold(), value.upper()}
+    out: set[bytes] = set()
+    for text in forms:
+        raw = text.encode()
+        out |= {
+            raw,
+            base64.b64encode(raw),
+            text.encode("utf-16-le"),
+            text.encode("utf-16-be"),
+            json.dumps(text).encode(),
+        }
+    return out
+
+
+def secrets_of(name: str, phone: str, passport: str, members: tuple[str, ...]) -> list[str]:
+    values = [
+        name,
+        phone,
+        passport,
+        *members,
+        normalise(name, "name"),
+        normalise(phone, "phone"),
+        normalise(passport, "document"),
+    ]
+    return [v for v in values if len(v) >= 6]
+
+
+def run_cli(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [*collector_command(), *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.slow
+def test_planted_identifiers_appear_nowhere(tmp_path: Path, database_url: str) -> None:
+    env = {
+        "COLLECTOR_DATA_DIR": str(tmp_path / "data"),
+        "COLLECTOR_DATABASE_URL": database_url,
+        "COLLECTOR_RSA_BITS": "2048",
+        "COLLECTOR_MASTER_KEY": "",
+    }
+    run_cli(env, "init")
+    project = run_cli(env, "projects", "create", "Profiling").strip()
+    xlsx = tmp_path / "profile.xlsx"
+    xlsx.write_bytes(md_to_xlsx(PROFILE))
+    run_cli(env, "forms", "publish", str(xlsx), "--project", project)
+    log = tmp_path / "server.log"
+    with served(env, "--workers", "1", log=log) as (origin, _process):
+        out = run_cli(
+            env,
+            "app-users",
+            "create",
+            "--project",
+            project,
+            "Tablet",
+            "--forms",
+            "profile",
+            "--origin",
+            origin,
+        )
+        url = out.split("Collect server URL: ")[1].split()[0]
+        client = CollectClient(url)
+        [listed] = client.form_list()
+        form_xml = client.download(listed)
+        for person in PLANTED:
+            iid = f"uuid:{os.urandom(16).hex()}"
+            xml = instance_xml(
+                "profile", listed.version, profile(*person, narrative=NARRATIVE), iid
+            )
+            media = [("doc.jpg", b"\xff\xd8 scan of " + person[2].encode())]
+            sealed = client.seal(
+                form_xml, "profile", listed.version, xml, media=media, instance_id=iid
+            )
+            assert client.post(sealed).status_code == 201
+        engine = make_engine(database_url)
+        deadline = time.monotonic() + 60
+        with engine.connect() as connection:
+            while time.monotonic() < deadline:
+                done = connection.scalar(
+                    select(func.count()).where(Submission.state == "processed")
+                )
+                if done == len(PLANTED):
+                    break
+                time.sleep(0.2)
+        assert done == len(PLANTED)
+    csv_zip, jsonl = tmp_path / "out.csv.zip", tmp_path / "out.jsonl"
+    run_cli(env, "export", "--project", project, "--form", "profile", "--out", str(csv_zip))
+    run_cli(
+        env,
+        "export",
+        "--project",
+        project,
+        "--form",
+        "profile",
+        "--format",
+        "jsonl",
+        "--out",
+        str(jsonl),
+    )
+    places = {
+        "database": raw_database_bytes(engine, database_url),
+        "server log": log.read_bytes(),
+        "csv export": _unzipped(csv_zip),
+        "jsonl export": jsonl.read_bytes(),
+    }
+    assert b"profile" in places["database"]  # The search really covers the data.
+    assert json.loads(jsonl.read_text().splitlines()[0])["full_name"].startswith("P")
+    leaks = [
+        (where, value)
+        for person in PLANTED
+        for value in [*secrets_of(*person), NARRATIVE]
+        for where, data in places.items()
+        if any(shape in data for shape in encodings(value))
+    ]
+    assert leaks == []
+
+
+def _unzipped(path: Path) -> bytes:
+    with zipfile.ZipFile(path) as archive:
+        return b"".join(archive.read(name) for name in archive.namelist())
