@@ -19,7 +19,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 from collector.db import make_engine
 from collector.models import Submission
@@ -148,7 +148,7 @@ def test_planted_identifiers_appear_nowhere(tmp_path: Path, database_url: str) -
         str(jsonl),
     )
     places = {
-        "database": raw_database_bytes(engine, database_url),
+        "database": _dump(engine, database_url),
         "server log": log.read_bytes(),
         "csv export": _unzipped(csv_zip),
         "jsonl export": jsonl.read_bytes(),
@@ -163,6 +163,13 @@ def test_planted_identifiers_appear_nowhere(tmp_path: Path, database_url: str) -
         if any(shape in data for shape in encodings(value))
     ]
     assert leaks == []
+
+
+def _dump(engine: Engine, database_url: str) -> bytes:
+    try:
+        return raw_database_bytes(engine, database_url)
+    finally:
+        engine.dispose()
 
 
 def _unzipped(path: Path) -> bytes:
