@@ -93,12 +93,15 @@ class Renderer:
 
     def prefetch(self, documents: list[dict[str, Any]]) -> None:
         """Resolve every subject the documents mention with one query."""
-        wanted = {
-            v["subject"]
-            for doc in documents
-            for v in _values(doc)
-            if isinstance(v, dict) and "subject" in v
-        } - set(self._subjects)
+        wanted: set[int] = set()
+        for doc in documents:
+            if "subjects" in doc:  # Records list their subjects; older ones are scanned.
+                wanted.update(doc["subjects"])
+            else:
+                wanted.update(
+                    v["subject"] for v in _values(doc) if isinstance(v, dict) and "subject" in v
+                )
+        wanted -= self._subjects.keys()
         if not wanted:
             return
         if self.viewer.reidentify:
@@ -146,9 +149,14 @@ def _values(document: dict[str, Any]) -> Iterator[Any]:
 
 @dataclass(frozen=True)
 class Entry:
-    """One processed submission with its stored record document."""
+    """One processed submission with its stored record document.
 
-    submission: Submission
+    ``submission`` is a read-only row with every column of the submissions table (attribute
+    access as on the model): exports read many rows, and plain rows cost far less than
+    mapped objects.
+    """
+
+    submission: Any
     document: dict[str, Any]
 
 
@@ -160,7 +168,7 @@ def entries(
     while limit is None or sent < limit:
         size = batch if limit is None else min(batch, limit - sent)
         rows = session.execute(
-            select(Submission, SubmissionRecord.data)
+            select(*Submission.__table__.columns, SubmissionRecord.data.label("record_data"))
             .join(SubmissionRecord, SubmissionRecord.submission_id == Submission.id)
             .where(
                 Submission.form_id == form.id,
@@ -172,9 +180,8 @@ def entries(
         ).all()
         if not rows:
             return
-        yield [Entry(sub, json.loads(data)) for sub, data in rows]
-        last, sent = rows[-1][0].id, sent + len(rows)
-        session.expunge_all()
+        yield [Entry(row, json.loads(row.record_data)) for row in rows]
+        last, sent = rows[-1].id, sent + len(rows)
 
 
 def model_of(session: Session, form: Form, version_id: int | None = None) -> FormModel:

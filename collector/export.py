@@ -139,6 +139,14 @@ class _Writer:
     summary: Summary
     names: dict[int, str] = field(default_factory=dict)
     quasi: Counter[tuple[str | None, ...]] = field(default_factory=Counter)
+    quasi_paths: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.quasi_paths = tuple(
+            f.path
+            for f in self.model.fields_in(None)
+            if f.pii is not None and f.pii.kind == PIIKind.QUASI
+        )
 
     def submitter(self, user_id: int | None) -> str:
         if user_id is None:
@@ -151,13 +159,8 @@ class _Writer:
     def root_row(self, table: Table, entry: Entry) -> list[str | None]:
         sub = entry.submission
         values = self.renderer.values(entry.document.get("root", {}))
-        self.quasi[
-            tuple(
-                values.get(c.field.path)
-                for c in table.columns
-                if c.field.pii and c.field.pii.kind == PIIKind.QUASI
-            )
-        ] += 1
+        if self.quasi_paths:
+            self.quasi[tuple(values.get(path) for path in self.quasi_paths)] += 1
         return [
             sub.created_at.isoformat(),
             *(values.get(c.field.path) for c in table.columns),
@@ -165,7 +168,7 @@ class _Writer:
             str(sub.submitter_id or ""),
             self.submitter(sub.submitter_id),
             "",
-            getattr(sub, "review_state", None) or "",
+            sub._mapping.get("review_state") or "",
             sub.device_id or "",
             entry.document.get("version", ""),
         ]

@@ -61,6 +61,7 @@ class _Policy:
     suppressed: set[str] = field(default_factory=set)
     _pending: list[tuple[dict[str, Any], str, str | None, str]] = field(default_factory=list)
     _data_key: tuple[int, bytes] | None = None
+    subjects: list[int] = field(default_factory=list)
 
     def apply(self, values: Mapping[str, str]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -97,6 +98,7 @@ class _Policy:
         ids = vault.resolve(self.session, self.secrets, self.project_id, items)
         for (out, path, _kind, _value), subject_id in zip(self._pending, ids, strict=True):
             out[path] = {"subject": subject_id} if subject_id is not None else ""
+        self.subjects = sorted({i for i in ids if i is not None})
 
     def row(self, row: Row) -> dict[str, Any]:
         return {
@@ -160,6 +162,7 @@ def store(
         "media": sorted(kept),
         "dropped": sorted(policy.dropped),
         "suppressed": sorted(policy.suppressed),
+        "subjects": policy.subjects,
         "unknownFields": len(flat.unknown),
     }
     session.add(
