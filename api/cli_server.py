@@ -106,7 +106,7 @@ def quickstart(state: CLIState, host: str, port: int, no_serve: bool) -> None:
 
 
 def _set_up(instance: Instance, origin: str, data_dir: Path) -> None:
-    from forms.surveys import SURVEYS
+    from forms import surveys
 
     kek = instance.kek
     with transaction(instance.sessions) as session:
@@ -114,8 +114,8 @@ def _set_up(instance: Instance, origin: str, data_dir: Path) -> None:
             session, QUICKSTART_PROJECT, kek, bits=instance.settings.rsa_bits
         )
         form_ids = []
-        for path in SURVEYS.values():
-            version = publishing.publish_xlsform(session, project.id, path)
+        for name in surveys.SURVEYS:
+            version = publishing.publish_xlsform(session, project.id, surveys.path(name))
             form_ids.append(version.form.xml_form_id)
         password = appusers.new_token()[:20]
         users.create(session, "admin@example.org", "admin", password)

@@ -94,7 +94,8 @@ def reconcile(session: Session, form: Form, summary: Summary) -> None:
         if state == "processed":
             summary.processed += count
         elif state == "failed":
-            summary.failed[reason] = summary.failed.get(reason, 0) + count
+            key = reason or "unknown"
+            summary.failed[key] = summary.failed.get(key, 0) + count
     summary.signature_invalid = int(
         session.scalar(
             select(func.count()).where(

@@ -133,7 +133,7 @@ def store(
             "instance-mismatch", "the decrypted instanceID differs from the envelope's"
         )
     policy = _Policy(session, secrets, submission.project_id, model)
-    document = {
+    document: dict[str, Any] = {
         "instanceId": flat.instance_id,
         "version": flat.version,
         "root": policy.apply(flat.root.values),

@@ -214,13 +214,13 @@ def resolve(
     new: dict[tuple[int, str], dict[str, Any]] = {}
     for item in prepared:
         if item is not None and not any(t in found for t in item.tokens):
-            newest = item.tokens[-1]
-            new.setdefault(newest, _new_subject(secrets.kek, project_id, item, newest))
+            token = item.tokens[-1]
+            new.setdefault(token, _new_subject(secrets.kek, project_id, item, token))
     if new:
-        stmt = insert(Subject).returning(Subject.id, Subject.key_version, Subject.pseudonym)
+        returning = insert(Subject).returning(Subject.id, Subject.key_version, Subject.pseudonym)
         try:
             with session.begin_nested():
-                inserted = session.execute(stmt, list(new.values())).all()
+                inserted = session.execute(returning, list(new.values())).all()
         except IntegrityError:
             # Another worker vaulted some of these values a moment ago: look again.
             return resolve(session, secrets, project_id, items)
