@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Callable
@@ -13,7 +14,7 @@ import click
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from api.cli_common import CLIState, echo_json, pass_state, read_secret_file
-from collector import keyring, masterkey, offline
+from collector import keyring, masterkey, offline, rotation
 from collector.audit import CLI
 from collector.db import transaction
 from collector.errors import InvalidInput
@@ -53,13 +54,60 @@ def list_keys(state: CLIState, project_id: int, as_json: bool) -> None:
 @click.option("--bits", type=click.Choice(["2048", "3072", "4096"]), default=None)
 @pass_state
 def rotate(state: CLIState, project_id: int, bits: str | None) -> None:
-    """Make a new key generation active; the old one stays for decryption only."""
+    """Make a new key generation active and republish every form with it.
+
+    The old generation stays for decryption only: submissions from tablets that have not
+    updated yet keep arriving and keep decrypting.
+    """
     instance = state.instance()
     size = int(bits) if bits else instance.settings.rsa_bits
     with transaction(instance.sessions) as session:
-        row = keyring.rotate(session, project_id, instance.kek, bits=size, actor=CLI)
+        row, republished = rotation.rotate_project(
+            session, project_id, instance.kek, bits=size, actor=CLI
+        )
         generation = row.generation
     click.echo(f"project {project_id}: generation {generation} is active")
+    for form in republished:
+        click.echo(f"republished {form.xml_form_id}: {form.old_version} -> {form.new_version}")
+
+
+@keys_group.command("status")
+@click.option("--project", "project_id", type=int, required=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_state
+def key_status(state: CLIState, project_id: int, as_json: bool) -> None:
+    """Show each generation's pending envelopes, last submission and devices not updated."""
+    instance = state.instance()
+    with instance.sessions() as session:
+        rows = rotation.status(session, project_id)
+    if as_json:
+        echo_json([dataclasses.asdict(r) for r in rows])
+        return
+    for row in rows:
+        last = row.last_submission.isoformat() if row.last_submission else "never"
+        click.echo(
+            f"generation {row.generation}\t{row.state}\tpending {row.pending}\t"
+            f"processed {row.processed}\tlast submission {last}"
+        )
+        for s in row.stragglers:
+            click.echo(
+                f"  not updated: app user {s.app_user_id} {s.display_name} "
+                f"({s.xml_form_id} {s.version}, last download {s.last_download:%Y-%m-%d})"
+            )
+
+
+@keys_group.command("destroy")
+@click.option("--project", "project_id", type=int, required=True)
+@click.option("--generation", type=int, required=True)
+@click.option("--force", is_flag=True, help="Destroy even if something still depends on it.")
+@click.option("--reason", default="", help="Required with --force (audited).")
+@pass_state
+def destroy(state: CLIState, project_id: int, generation: int, force: bool, reason: str) -> None:
+    """Destroy a retired generation's private key for good (refused while still needed)."""
+    instance = state.instance()
+    with transaction(instance.sessions) as session:
+        rotation.destroy(session, project_id, generation, actor=CLI, force=force, reason=reason)
+    click.echo(f"project {project_id}: generation {generation} destroyed")
 
 
 def _load_private_keys(

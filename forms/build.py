@@ -61,9 +61,16 @@ def build_xform(
     public_key: str | bytes | None = None,
     submission_url: str | None = None,
     form_id_fallback: str | None = None,
+    version: str | None = None,
 ) -> BuiltForm:
-    """Build an XLSForm into an XForm with its PII policy, injecting the key and URL."""
+    """Build an XLSForm into an XForm with its PII policy, injecting the key and URL.
+
+    ``version`` replaces the settings sheet's version (a key rotation republishes a form as a
+    new version of the same workbook).
+    """
     workbook = read_workbook(source, fallback_name=form_id_fallback)
+    if version is not None:
+        workbook.settings["version"] = version
     key = public_key if public_key is not None else (workbook.settings.get("public_key") or None)
     if key is not None:
         workbook.settings["public_key"] = parse_public_key(key).base64
@@ -129,8 +136,9 @@ def run_pyxform(workbook: Workbook) -> tuple[bytes, list[Finding]]:
 
 
 def _with_settings(data: dict[str, Any], settings: dict[str, str]) -> dict[str, Any]:
-    """Apply the key and URL (possibly passed to the build) to pyxform's settings sheet."""
-    wanted = {k: settings[k] for k in ("public_key", "submission_url") if settings.get(k)}
+    """Apply the key, URL and version (possibly passed to the build) to pyxform's settings."""
+    names = ("public_key", "submission_url", "version")
+    wanted = {k: settings[k] for k in names if settings.get(k)}
     if not wanted:
         return data
     rows = data.get("settings") or [{}]
