@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from collector import vault
@@ -161,9 +161,18 @@ class Entry:
 
 
 def entries(
-    session: Session, form: Form, *, batch: int = BATCH, after_id: int = 0, limit: int | None = None
+    session: Session,
+    form: Form,
+    *,
+    batch: int = BATCH,
+    after_id: int = 0,
+    limit: int | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> Iterator[list[Entry]]:
-    """Yield processed submissions of a form in id order, a batch at a time (keyset paging)."""
+    """Yield processed submissions of a form in id order, a batch at a time (keyset paging).
+
+    ``where`` adds conditions on the submissions table (OData filters on submission metadata).
+    """
     last, sent = after_id, 0
     while limit is None or sent < limit:
         size = batch if limit is None else min(batch, limit - sent)
@@ -174,6 +183,7 @@ def entries(
                 Submission.form_id == form.id,
                 Submission.id > last,
                 Submission.state == SubmissionState.PROCESSED.value,
+                *where,
             )
             .order_by(Submission.id)
             .limit(size)
