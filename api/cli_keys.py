@@ -6,7 +6,6 @@ import dataclasses
 import json
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ import click
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from api.cli_common import CLIState, echo_json, pass_state, read_secret_file
+from api.config import promote_key_file, staged_key_file
 from collector import keyring, masterkey, offline, rotation
 from collector.audit import CLI
 from collector.db import transaction
@@ -279,15 +279,13 @@ def _new_kek(
     if settings.master_key or settings.master_passphrase is not None:
         raise click.UsageError("say where the new key goes: --to-key-file or --to-passphrase-file")
     current = settings.key_file
-    staged = current.with_name(current.name + ".next")
+    staged = staged_key_file(current)
     staged.unlink(missing_ok=True)
     new = kek_sources.load_or_create_key_file(staged)
 
     def finish() -> None:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        os.replace(current, current.with_name(f"{current.name}.retired-{stamp}"))
-        os.replace(staged, current)
-        click.echo(f"new master key in {current}; delete the retired file once backed up")
+        retired = promote_key_file(current)
+        click.echo(f"new master key in {current}; delete {retired.name} once backed up")
 
     return new, finish
 

@@ -5,11 +5,15 @@ Only this room reads the environment; the domain gets plain values as arguments.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from collector import masterkey
 from collector.db import (
@@ -20,9 +24,12 @@ from collector.db import (
     sqlite_url,
     transaction,
 )
+from collector.errors import MasterKeyMismatch
+from collector.worker import Decryptor
 from keys import kek as kek_sources
 
 ENV_PREFIX = "COLLECTOR_"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,8 @@ class Settings:
     max_request_bytes: int = 100 * 1024 * 1024
     in_process_workers: bool = True
     public_url: str | None = None
+    worker_lease_seconds: float = 60.0
+    missing_media_grace_seconds: float | None = 24 * 3600.0
 
     @property
     def db_url(self) -> str:
@@ -79,10 +88,22 @@ def load_settings(
         values["public_url"] = env[ENV_PREFIX + "PUBLIC_URL"].rstrip("/")
     if env.get(ENV_PREFIX + "MAX_REQUEST_BYTES"):
         values["max_request_bytes"] = int(env[ENV_PREFIX + "MAX_REQUEST_BYTES"])
+    values |= _worker_values(env)
     settings = Settings(**values)
     if overrides:
         settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
     return settings
+
+
+def _worker_values(env: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if env.get(ENV_PREFIX + "WORKER_LEASE"):
+        values["worker_lease_seconds"] = float(env[ENV_PREFIX + "WORKER_LEASE"])
+    grace = env.get(ENV_PREFIX + "MISSING_MEDIA_GRACE")
+    if grace:
+        # "never" keeps incomplete uploads waiting for their parts for ever.
+        values["missing_media_grace_seconds"] = None if grace == "never" else float(grace)
+    return values
 
 
 class Instance:
@@ -115,13 +136,70 @@ class Instance:
         if self._kek is None:
             kek = resolve_kek(self.settings, self, create=self._create)
             with transaction(self.sessions) as session:
-                masterkey.verify_or_adopt(session, kek)
+                try:
+                    masterkey.verify_or_adopt(session, kek)
+                except MasterKeyMismatch:
+                    kek = self._finish_interrupted_rewrap(session) or _reraise()
             self._kek = kek
         return self._kek
+
+    def decryptor(self) -> Decryptor:
+        """Return a decryption worker configured by this instance's settings."""
+        grace = self.settings.missing_media_grace_seconds
+        return Decryptor(
+            self.sessions,
+            self.kek,
+            lease=timedelta(seconds=self.settings.worker_lease_seconds),
+            missing_media_grace=None if grace is None else timedelta(seconds=grace),
+        )
+
+    def _finish_interrupted_rewrap(self, session: Session) -> bytes | None:
+        """Complete a rewrap that committed but died before swapping the key files."""
+        if self.settings.master_key or self.settings.master_passphrase is not None:
+            return None
+        staged = staged_key_file(self.settings.key_file)
+        if not staged.exists():
+            return None
+        kek = kek_sources.load_or_create_key_file(staged)
+        try:
+            masterkey.verify_or_adopt(session, kek)
+        except MasterKeyMismatch:
+            return None
+        retired = promote_key_file(self.settings.key_file)
+        log.warning(
+            "finished an interrupted key rewrap: %s is the master key file now; the old one is %s",
+            self.settings.key_file,
+            retired,
+        )
+        return kek
+
+    def __enter__(self) -> Instance:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
         """Release the database connections."""
         self.engine.dispose()
+
+
+def _reraise() -> bytes:
+    raise MasterKeyMismatch()
+
+
+def staged_key_file(current: Path) -> Path:
+    """Where ``keys rewrap`` writes the next key file before the database commits to it."""
+    return current.with_name(current.name + ".next")
+
+
+def promote_key_file(current: Path) -> Path:
+    """Put the staged key file in place; keep the old one beside it, dated. Return that."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    retired = current.with_name(f"{current.name}.retired-{stamp}")
+    os.replace(current, retired)
+    os.replace(staged_key_file(current), current)
+    return retired
 
 
 class NoMasterKey(Exception):
