@@ -258,3 +258,28 @@ def test_decrypt_needs_exactly_one_key_source(cli: Invoke, vectors: Path, tmp_pa
     result = cli("decrypt", str(src), "--out", str(tmp_path / "o"))
     assert result.exit_code == 2
     assert "exactly one" in result.stderr
+
+
+def test_rotate_republishes_and_status_and_destroy(initialised: Invoke, tmp_path: Path) -> None:
+    from tests.support.xlsform import FIELD_VISIT, md_to_xlsx
+
+    project = initialised("projects", "create", "Rotating").stdout.strip()
+    xlsx = tmp_path / "visit.xlsx"
+    xlsx.write_bytes(md_to_xlsx(FIELD_VISIT))
+    published = initialised("forms", "publish", str(xlsx), "--project", project)
+    assert published.stdout.split() == ["field_visit", "2026112301"]
+    rotated = initialised("keys", "rotate", "--project", project)
+    assert rotated.exit_code == 0, rotated.output
+    assert "republished field_visit: 2026112301 -> 2026112301-k2" in rotated.stdout
+    status = json.loads(initialised("keys", "status", "--project", project, "--json").stdout)
+    assert [(g["generation"], g["state"], g["pending"], g["stragglers"]) for g in status] == [
+        (1, "retired", 0, []),
+        (2, "active", 0, []),
+    ]
+    assert "rotate first" in one_line_error(
+        initialised("keys", "destroy", "--project", project, "--generation", "2")
+    )
+    destroyed = initialised("keys", "destroy", "--project", project, "--generation", "1")
+    assert destroyed.exit_code == 0, destroyed.output
+    listed = json.loads(initialised("keys", "list", "--project", project, "--json").stdout)
+    assert [g["state"] for g in listed] == ["destroyed", "active"]
