@@ -7,7 +7,7 @@ data binds it to its project and generation, so a sealed key copied to another r
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
@@ -270,13 +270,15 @@ def import_pem(
     actor: Actor = audit.SYSTEM,
 ) -> KeyGeneration:
     """Add a self-supplied PEM private key as a generation (retired unless activated)."""
-    get_project(session, project_id)
-    try:
-        key = kr.load_private_key_pem(pem, passphrase)
-    except KeyImportError as exc:
-        raise InvalidInput(str(exc), code=400.31) from None
-    return add_private_key(
-        session, project_id, kek, key, source="pem", activate=activate, actor=actor
+    return _import(
+        session,
+        project_id,
+        kek,
+        lambda: kr.load_private_key_pem(pem, passphrase),
+        source="pem",
+        code=400.31,
+        activate=activate,
+        actor=actor,
     )
 
 
@@ -291,13 +293,36 @@ def import_central(
     actor: Actor = audit.SYSTEM,
 ) -> KeyGeneration:
     """Add an ODK Central managed key ``{pubkey, privkey, salt, iv}`` as a generation."""
+    return _import(
+        session,
+        project_id,
+        kek,
+        lambda: kr.import_central_managed_key(record, passphrase),
+        source="central",
+        code=400.32,
+        activate=activate,
+        actor=actor,
+    )
+
+
+def _import(
+    session: Session,
+    project_id: int,
+    kek: bytes,
+    load: Callable[[], RSAPrivateKey],
+    *,
+    source: str,
+    code: float,
+    activate: bool,
+    actor: Actor,
+) -> KeyGeneration:
     get_project(session, project_id)
     try:
-        key = kr.import_central_managed_key(record, passphrase)
+        key = load()
     except KeyImportError as exc:
-        raise InvalidInput(str(exc), code=400.32) from None
+        raise InvalidInput(str(exc), code=code) from None
     return add_private_key(
-        session, project_id, kek, key, source="central", activate=activate, actor=actor
+        session, project_id, kek, key, source=source, activate=activate, actor=actor
     )
 
 

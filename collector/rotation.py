@@ -86,34 +86,23 @@ def _republish(
             raise InvalidInput(
                 f"form {form.xml_form_id!r} no longer builds: {exc}", code=400.15
             ) from None
-        publishing.publish_built(
-            session,
-            form.project_id,
-            built,
-            generation.id,
-            source=current.source,
-            source_type=current.source_type,
-            actor=actor,
-        )
     else:
-        policy = PIIPolicy.from_json(current.policy)
-        xml = rekey_xform(current.xml, public_key, version)
         built = BuiltForm(
-            xml=xml,
+            xml=rekey_xform(current.xml, public_key, version),
             form_id=form.xml_form_id,
             version=version,
             title=form.name or form.xml_form_id,
-            policy=policy,
+            policy=PIIPolicy.from_json(current.policy),
         )
-        publishing.publish_built(
-            session,
-            form.project_id,
-            built,
-            generation.id,
-            source=current.source,
-            source_type=current.source_type,
-            actor=actor,
-        )
+    publishing.publish_built(
+        session,
+        form.project_id,
+        built,
+        generation.id,
+        source=current.source,
+        source_type=current.source_type,
+        actor=actor,
+    )
     return Republished(form.xml_form_id, current.version, version)
 
 

@@ -25,14 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def env(tmp_path: Path, database_url: str) -> dict[str, str]:
-    return {
-        "COLLECTOR_DATA_DIR": str(tmp_path / "data"),
-        "COLLECTOR_DATABASE_URL": database_url,
-        "COLLECTOR_RSA_BITS": "2048",
-        "COLLECTOR_MASTER_KEY": "",
-        "COLLECTOR_MASTER_PASSPHRASE": "",
-    }
+def env(cli_env: dict[str, str]) -> dict[str, str]:
+    return cli_env
 
 
 @pytest.fixture
