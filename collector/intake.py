@@ -7,16 +7,16 @@ every ``.enc`` part before the caller may answer 201; the worker decrypts it lat
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import BinaryIO
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import IO
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from collector.appusers import assigned_form_ids
-from collector.errors import Conflict, Forbidden, InvalidInput, NotFound
+from collector.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
 from collector.models import (
     AppUser,
     Form,
@@ -38,7 +38,7 @@ class Part:
     """One uploaded ``.enc`` file: its multipart field name and a readable stream."""
 
     name: str
-    stream: BinaryIO
+    stream: IO[bytes]
 
 
 @dataclass(frozen=True)
@@ -75,9 +75,10 @@ def _form_for(session: Session, project_id: int, user: AppUser | None, form_id: 
     return form
 
 
-def _read_parts(envelope: odk.ODKManifest, parts: Iterable[Part], limit: int) -> dict[str, bytes]:
+def _check_part_names(envelope: odk.ODKManifest, parts: Sequence[Part]) -> None:
+    """Refuse, before anything is read or stored, parts the manifest does not name."""
     allowed = set(envelope.files)
-    out: dict[str, bytes] = {}
+    seen: set[str] = set()
     for part in parts:
         if part.name not in allowed:
             raise InvalidInput(
@@ -85,15 +86,27 @@ def _read_parts(envelope: odk.ODKManifest, parts: Iterable[Part], limit: int) ->
                 code=400.3,
                 part=part.name,
             )
-        if part.name in out:
+        if part.name in seen:
             raise InvalidInput(
                 f"the upload has part {part.name!r} twice", code=400.3, part=part.name
             )
-        data = part.stream.read(limit + 1)
-        if len(data) > limit:
-            raise InvalidInput(f"part {part.name!r} is too large", code=400.3)
-        out[part.name] = data
-    return out
+        seen.add(part.name)
+
+
+def _read_part(part: Part, limit: int) -> bytes:
+    data = part.stream.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(f"part {part.name!r} is larger than {limit} bytes", part=part.name)
+    return data
+
+
+def _rewind(parts: Sequence[Part]) -> bool:
+    """Seek every part back to its start; tell whether that was possible."""
+    if not all(p.stream.seekable() for p in parts):
+        return False
+    for part in parts:
+        part.stream.seek(0)
+    return True
 
 
 def receive(
@@ -107,7 +120,32 @@ def receive(
     user_agent: str | None = None,
     max_part_bytes: int = 100 * 1024 * 1024,
 ) -> Receipt:
-    """Validate and durably store one (possibly partial) upload; commit before returning."""
+    """Validate and durably store one (possibly partial) upload; commit before returning.
+
+    Any refusal rolls the session back: a refused upload changes nothing. Parts are read and
+    written one at a time, so memory holds at most one part whatever the number of parts.
+    """
+    parts = list(parts)
+    try:
+        upload = _validate(session, project_id, user, manifest, parts)
+        upload = replace(upload, device_id=device_id, user_agent=(user_agent or "")[:500] or None)
+        try:
+            return _store(session, upload, parts, max_part_bytes)
+        except IntegrityError:
+            # Two uploads of the same instance (or part) raced; the loser sees the winner's
+            # rows now and is answered as a retry would be.
+            session.rollback()
+            if not _rewind(parts):
+                raise
+            return _store(session, upload, parts, max_part_bytes)
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def _validate(
+    session: Session, project_id: int, user: AppUser | None, manifest: bytes, parts: list[Part]
+) -> _Upload:
     envelope = parse_envelope(manifest)
     form = _form_for(session, project_id, user, envelope.form_id)
     version = find_version(session, form.id, envelope.version)
@@ -117,24 +155,16 @@ def receive(
             code=404.7,
             version=envelope.version,
         )
-    files = _read_parts(envelope, parts, max_part_bytes)
-    record = _Upload(
-        project_id,
-        form.id,
-        version.id,
-        envelope.instance_id,
-        manifest,
-        len(envelope.files),
-        user.id if user else None,
-        device_id,
-        (user_agent or "")[:500] or None,
+    _check_part_names(envelope, parts)
+    return _Upload(
+        project_id=project_id,
+        form_id=form.id,
+        form_version_id=version.id,
+        instance_id=envelope.instance_id,
+        manifest=manifest,
+        expected_parts=len(envelope.files),
+        submitter_id=user.id if user else None,
     )
-    try:
-        return _store(session, record, files)
-    except IntegrityError:
-        # Two uploads of the same instance raced; the loser sees the winner's row now.
-        session.rollback()
-        return _store(session, record, files)
 
 
 @dataclass(frozen=True)
@@ -146,17 +176,21 @@ class _Upload:
     manifest: bytes
     expected_parts: int
     submitter_id: int | None
-    device_id: str | None
-    user_agent: str | None
+    device_id: str | None = None
+    user_agent: str | None = None
 
 
-def _store(session: Session, upload: _Upload, files: dict[str, bytes]) -> Receipt:
-    digest = hashlib.md5(upload.manifest).hexdigest()
-    submission = session.scalars(
+def _existing(session: Session, upload: _Upload) -> Submission | None:
+    return session.scalars(
         select(Submission).where(
             Submission.form_id == upload.form_id, Submission.instance_id == upload.instance_id
         )
     ).one_or_none()
+
+
+def _store(session: Session, upload: _Upload, parts: list[Part], limit: int) -> Receipt:
+    digest = hashlib.md5(upload.manifest).hexdigest()
+    submission = _existing(session, upload)
     created = submission is None
     if submission is None:
         submission = Submission(
@@ -180,46 +214,77 @@ def _store(session: Session, upload: _Upload, files: dict[str, bytes]) -> Receip
             code=409.5,
             instance_id=upload.instance_id,
         )
-    added = _store_parts(session, submission, files)
+    added = _store_parts(session, submission.id, parts, limit)
+    received = _count_added(session, submission.id, len(added))
     session.commit()
     return Receipt(
-        submission.id,
-        upload.instance_id,
-        created,
-        submission.received_parts == submission.expected_parts,
-        added,
+        submission.id, upload.instance_id, created, received == upload.expected_parts, added
     )
 
 
 def _store_parts(
-    session: Session, submission: Submission, files: dict[str, bytes]
+    session: Session, submission_id: int, parts: list[Part], limit: int
 ) -> tuple[str, ...]:
-    have = {
-        p.name: p.data
-        for p in session.scalars(
-            select(SubmissionPart).where(SubmissionPart.submission_id == submission.id)
+    rows = session.execute(
+        select(SubmissionPart.name, SubmissionPart.size).where(
+            SubmissionPart.submission_id == submission_id
         )
-    }
+    )
+    have = {name: size for name, size in rows}
     added = []
-    for name, data in files.items():
-        if name in have:
-            if have[name] != data:
-                raise Conflict(
-                    f"part {name!r} was already received with other content", code=409.5, part=name
-                )
+    for part in parts:
+        data = _read_part(part, limit)
+        if part.name in have:
+            _check_same_part(session, submission_id, part.name, have[part.name], data)
             continue
-        session.add(
-            SubmissionPart(submission_id=submission.id, name=name, data=data, size=len(data))
-        )
-        added.append(name)
-    if added:
-        submission.received_parts += len(added)
-        submission.updated_at = utcnow()
-        if (
-            submission.state == SubmissionState.FAILED.value
-            and submission.reason == "missing-media"
-        ):
-            # The missing parts arrived after all: the submission goes back in the queue.
-            submission.state = SubmissionState.RECEIVED.value
-            submission.reason = submission.reason_detail = None
+        row = SubmissionPart(submission_id=submission_id, name=part.name, data=data, size=len(data))
+        session.add(row)
+        session.flush()
+        # Written: let the row (and its bytes) go, so only one part is ever held in memory.
+        session.expunge(row)
+        added.append(part.name)
     return tuple(added)
+
+
+def _check_same_part(
+    session: Session, submission_id: int, name: str, size: int, data: bytes
+) -> None:
+    same = size == len(data) and data == session.scalar(
+        select(SubmissionPart.data).where(
+            SubmissionPart.submission_id == submission_id, SubmissionPart.name == name
+        )
+    )
+    if not same:
+        raise Conflict(
+            f"part {name!r} was already received with other content", code=409.5, part=name
+        )
+
+
+def _count_added(session: Session, submission_id: int, count: int) -> int:
+    """Add ``count`` parts to the counter in SQL (concurrent uploads never lose an update)."""
+    if count:
+        now = utcnow()
+        session.execute(
+            update(Submission)
+            .where(Submission.id == submission_id)
+            .values(received_parts=Submission.received_parts + count, updated_at=now)
+        )
+        # The missing parts arrived after all: a submission failed for them goes back in line.
+        session.execute(
+            update(Submission)
+            .where(
+                Submission.id == submission_id,
+                Submission.state == SubmissionState.FAILED.value,
+                Submission.reason == "missing-media",
+            )
+            .values(
+                state=SubmissionState.RECEIVED.value,
+                reason=None,
+                reason_detail=None,
+                claimed_until=None,
+            )
+        )
+    received = session.scalar(
+        select(Submission.received_parts).where(Submission.id == submission_id)
+    )
+    return int(received or 0)
