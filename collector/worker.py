@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector import keyring, records, vault
@@ -33,7 +35,10 @@ from keys.errors import DecryptionFailed, KeysError, ManifestError, MissingFile
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=5)
+# A crashed worker's claims block others this long; a live worker renews at half-time.
+LEASE = timedelta(seconds=60)
+# How long an upload missing parts waits for them before it is marked failed (missing-media).
+MISSING_MEDIA_GRACE = timedelta(hours=24)
 
 # Reason codes a failed submission carries (shown by `collector submissions list`).
 REASONS = {
@@ -47,21 +52,35 @@ REASONS = {
 }
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A submission this worker holds until ``until`` (the lease doubles as the claim's token)."""
+
+    submission_id: int
+    until: datetime
+
+
 @dataclass
 class Decryptor:
-    """One worker's state: sessions, the master key and a cache of unsealed private keys."""
+    """One worker's state: sessions, the master key and a cache of unsealed private keys.
+
+    ``lease`` bounds how long a crashed worker's claims block others; ``missing_media_grace``
+    is how long an incomplete upload may wait for its remaining parts before it is marked
+    failed (``missing-media``); None never marks them.
+    """
 
     sessions: sessionmaker[Session]
     kek: bytes
     lease: timedelta = LEASE
+    missing_media_grace: timedelta | None = MISSING_MEDIA_GRACE
     _keys: dict[int, RSAPrivateKey] = field(default_factory=dict, repr=False)
     secrets: vault.Secrets = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.secrets = vault.Secrets(self.kek)
 
-    def claim(self, limit: int = 16) -> list[int]:
-        """Claim up to ``limit`` complete, unclaimed submissions; return their ids."""
+    def claim(self, limit: int = 16) -> list[Claim]:
+        """Claim up to ``limit`` complete, unclaimed submissions."""
         now = utcnow()
         with self.sessions() as session, session.begin():
             stmt = (
@@ -76,8 +95,9 @@ class Decryptor:
             )
             if session.get_bind().dialect.name == "postgresql":
                 stmt = stmt.with_for_update(skip_locked=True)
-            claimed = []
+            claims = []
             for sid in session.scalars(stmt).all():
+                until = utcnow() + self.lease
                 won = session.execute(
                     update(Submission)
                     .where(
@@ -85,16 +105,38 @@ class Decryptor:
                         Submission.state == SubmissionState.RECEIVED.value,
                         or_(Submission.claimed_until.is_(None), Submission.claimed_until < now),
                     )
-                    .values(claimed_until=now + self.lease)
+                    .values(claimed_until=until)
                 )
                 if won.rowcount == 1:  # type: ignore[attr-defined]
-                    claimed.append(sid)
-        return claimed
+                    claims.append(Claim(sid, until))
+        return claims
 
-    def process(self, submission_id: int) -> str:
+    def _held(self, claim: Claim) -> ColumnElement[bool]:
+        """The condition under which this worker still holds a claim."""
+        return and_(
+            Submission.id == claim.submission_id,
+            Submission.state == SubmissionState.RECEIVED.value,
+            Submission.claimed_until == claim.until,
+        )
+
+    def _renew(self, claim: Claim) -> Claim | None:
+        """Extend a claim that has used half its lease; None if another worker took it over."""
+        if claim.until - utcnow() > self.lease / 2:
+            return claim
+        renewed = Claim(claim.submission_id, utcnow() + self.lease)
+        with self.sessions() as session, session.begin():
+            won = session.execute(
+                update(Submission).where(self._held(claim)).values(claimed_until=renewed.until)
+            )
+        return renewed if won.rowcount == 1 else None  # type: ignore[attr-defined]
+
+    def process(self, claim: Claim) -> str:
         """Decrypt and store one claimed submission; return its new state."""
+        held = self._renew(claim)
+        if held is None:
+            return "skipped"
         with self.sessions() as session:
-            submission = session.get(Submission, submission_id)
+            submission = session.get(Submission, held.submission_id)
             if submission is None or submission.state != SubmissionState.RECEIVED.value:
                 return submission.state if submission else "missing"
             try:
@@ -102,38 +144,43 @@ class Decryptor:
                 records.store(session, submission, result, self.secrets)
             except Failure as failure:
                 session.rollback()
-                return self._fail(session, submission_id, failure.reason, failure.detail)
+                return self._fail(session, held, failure.reason, failure.detail)
+            except OperationalError:
+                # The database, not the submission, failed (connection lost, deadlock): leave it
+                # received; the lease runs out and a worker tries again.
+                log.exception("submission %s: database error; will retry", held.submission_id)
+                session.rollback()
+                return SubmissionState.RECEIVED.value
             except Exception:
-                log.exception("submission %s: unexpected processing error", submission_id)
+                log.exception("submission %s: unexpected processing error", held.submission_id)
                 session.rollback()
-                return self._fail(session, submission_id, "internal-error", "see the server log")
-            won = session.execute(
-                update(Submission)
-                .where(
-                    Submission.id == submission_id,
-                    Submission.state == SubmissionState.RECEIVED.value,
-                )
-                .values(
-                    state=SubmissionState.PROCESSED.value,
-                    signature=result.signature.value,
-                    processed_at=utcnow(),
-                    updated_at=utcnow(),
-                    claimed_until=None,
-                    attempts=Submission.attempts + 1,
-                )
-            )
-            if won.rowcount != 1:  # type: ignore[attr-defined]
-                session.rollback()
-                return "skipped"
-            session.commit()
-            return SubmissionState.PROCESSED.value
+                return self._fail(session, held, "internal-error", "see the server log")
+            return self._finish(session, held, result.signature.value)
 
-    def _fail(self, session: Session, submission_id: int, reason: str, detail: str) -> str:
-        session.execute(
+    def _finish(self, session: Session, claim: Claim, signature: str) -> str:
+        won = session.execute(
             update(Submission)
-            .where(
-                Submission.id == submission_id, Submission.state == SubmissionState.RECEIVED.value
+            .where(self._held(claim))
+            .values(
+                state=SubmissionState.PROCESSED.value,
+                signature=signature,
+                processed_at=utcnow(),
+                updated_at=utcnow(),
+                claimed_until=None,
+                attempts=Submission.attempts + 1,
             )
+        )
+        if won.rowcount != 1:  # type: ignore[attr-defined]
+            session.rollback()
+            return "skipped"
+        session.commit()
+        log.info("submission %s processed (signature %s)", claim.submission_id, signature)
+        return SubmissionState.PROCESSED.value
+
+    def _fail(self, session: Session, claim: Claim, reason: str, detail: str) -> str:
+        won = session.execute(
+            update(Submission)
+            .where(self._held(claim))
             .values(
                 state=SubmissionState.FAILED.value,
                 reason=reason,
@@ -143,8 +190,11 @@ class Decryptor:
                 attempts=Submission.attempts + 1,
             )
         )
+        if won.rowcount != 1:  # type: ignore[attr-defined]
+            session.rollback()
+            return "skipped"
         session.commit()
-        log.warning("submission %s failed: %s", submission_id, reason)
+        log.warning("submission %s failed: %s", claim.submission_id, reason)
         return SubmissionState.FAILED.value
 
     def _decrypt(self, session: Session, submission: Submission) -> odk.DecryptedSubmission:
@@ -191,12 +241,48 @@ class Decryptor:
                 raise Failure("unknown-key", exc.message) from None
         return self._keys[row.id]
 
+    def sweep_incomplete(self) -> int:
+        """Mark uploads still missing parts after the grace period failed (``missing-media``).
+
+        Nothing is lost: when a missing part arrives later, intake puts the submission back in
+        the queue.
+        """
+        if self.missing_media_grace is None:
+            return 0
+        cutoff = utcnow() - self.missing_media_grace
+        with self.sessions() as session, session.begin():
+            result = session.execute(
+                update(Submission)
+                .where(
+                    Submission.state == SubmissionState.RECEIVED.value,
+                    Submission.received_parts < Submission.expected_parts,
+                    func.coalesce(Submission.updated_at, Submission.created_at) <= cutoff,
+                )
+                .values(
+                    state=SubmissionState.FAILED.value,
+                    reason="missing-media",
+                    reason_detail=REASONS["missing-media"],
+                    updated_at=utcnow(),
+                )
+            )
+        count = int(result.rowcount)  # type: ignore[attr-defined]
+        if count:
+            log.warning("%d incomplete submissions failed: missing-media", count)
+        return count
+
     def run_once(self, limit: int = 16) -> int:
         """Claim and process one batch; return how many were claimed."""
-        ids = self.claim(limit)
-        for sid in ids:
-            self.process(sid)
-        return len(ids)
+        claims = self.claim(limit)
+        for claim in claims:
+            self.process(claim)
+        return len(claims)
+
+    def drain(self) -> int:
+        """Sweep incomplete uploads once, then process until the queue is empty."""
+        total = self.sweep_incomplete()
+        while batch := self.run_once():
+            total += batch
+        return total
 
     def run(
         self,
@@ -204,14 +290,19 @@ class Decryptor:
         wake: threading.Event | None = None,
         idle: float = 1.0,
         on_batch: Callable[[int], None] | None = None,
+        sweep_every: float = 60.0,
     ) -> None:
         """Work until ``stop`` is set; sleep ``idle`` seconds (or until woken) when idle."""
+        next_sweep = 0.0
         while not stop.is_set():
+            count = 0
             try:
+                if time.monotonic() >= next_sweep:
+                    next_sweep = time.monotonic() + sweep_every
+                    self.sweep_incomplete()
                 count = self.run_once()
             except Exception:
                 log.exception("worker batch failed; retrying")
-                count = 0
             if on_batch and count:
                 on_batch(count)
             if count == 0:
