@@ -41,11 +41,9 @@ def create_app(
 
 def start_worker_thread(app: Flask) -> threading.Thread:
     """Run a decryption worker beside the web server in this process."""
-    from collector.worker import Decryptor
-
     instance: Instance = app.extensions["collector"]
     stop = threading.Event()
-    decryptor = Decryptor(instance.sessions, instance.kek)
+    decryptor = instance.decryptor()
     thread = threading.Thread(
         target=decryptor.run,
         args=(stop, app.extensions["collector.wake"]),

@@ -57,9 +57,7 @@ def retry_submissions(
         count = worker.retry(session, list(ids) or None, project_id=project_id)
     click.echo(f"{count} submissions re-queued")
     if process and count:
-        decryptor = worker.Decryptor(instance.sessions, instance.kek)
-        while decryptor.run_once():
-            pass
+        instance.decryptor().drain()
         rows = _rows(state, project_id, None, SubmissionState.FAILED.value)
         click.echo(f"{len(rows)} submissions still failed")
 
@@ -68,11 +66,7 @@ def retry_submissions(
 @pass_state
 def process_now(state: CLIState) -> None:
     """Process every waiting submission now, in this process, then exit."""
-    instance = state.instance()
-    decryptor = worker.Decryptor(instance.sessions, instance.kek)
-    total = 0
-    while batch := decryptor.run_once():
-        total += batch
+    total = state.instance().decryptor().drain()
     click.echo(f"{total} submissions processed or failed")
 
 
