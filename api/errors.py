@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from api.openrosa import redact
 from collector.errors import CollectorError
 from keys.errors import KeysError
 
@@ -52,7 +53,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(CollectorError)
     def domain_error(exc: CollectorError) -> Response:
         if exc.status >= 500:
-            log.error("%s %s: %s", request.method, request.path, exc.message)
+            log.error("%s %s: %s", request.method, redact(request.path), exc.message)
         return problem(exc.code, exc.message, exc.details)
 
     @app.errorhandler(KeysError)
@@ -66,5 +67,5 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:
-        log.exception("%s %s: unexpected error", request.method, request.path)
+        log.exception("%s %s: unexpected error", request.method, redact(request.path))
         return problem(500.1, "internal error")

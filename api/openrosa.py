@@ -28,12 +28,12 @@ XML_TYPE = "text/xml; charset=utf-8"
 FORMLIST_NS = "http://openrosa.org/xforms/xformsList"
 MANIFEST_NS = "http://openrosa.org/xforms/xformsManifest"
 RESPONSE_NS = "http://openrosa.org/http/response"
-TOKEN_IN_PATH = re.compile(r"(/v1/key/)[^/]+")
+TOKEN_IN_PATH = re.compile(r"(/v1/key/)[^/\s?#\"']+")
 
 
-def redact(path: str) -> str:
-    """Return a request path with the app-user token blanked (for logs)."""
-    return TOKEN_IN_PATH.sub(r"\1***", path)
+def redact(text: str) -> str:
+    """Return a path (or any log text) with every app-user token in a URL blanked."""
+    return TOKEN_IN_PATH.sub(r"\1***", text) if "/v1/key/" in text else text
 
 
 def instance() -> Instance:
@@ -173,21 +173,33 @@ def submission_head(project_id: int) -> Response:
     return openrosa_headers(Response(status=204))
 
 
-@bp.post("/submission")
-def submission_post(project_id: int) -> Response:
-    """Store an encrypted submission durably, then answer 201."""
+def _upload_parts() -> tuple[bytes, list[intake.Part]]:
+    """Return the manifest and the file parts of a multipart upload, or refuse it."""
     if request.mimetype != "multipart/form-data":
         raise InvalidInput("a submission must be multipart/form-data", code=400.1)
     files = request.files
     manifest_file = files.get("xml_submission_file")
     if manifest_file is None:
+        if not files and not request.form:
+            raise InvalidInput("the multipart body is empty or malformed", code=400.1)
         raise InvalidInput("the upload has no xml_submission_file part", code=400.1)
+    stray = [name for name in request.form if name.endswith(".enc")]
+    if stray:
+        # A file sent as a plain field would arrive as text, not bytes: refuse, never mangle.
+        raise InvalidInput(f"part {stray[0]!r} must be sent as a file", code=400.3)
     manifest = manifest_file.stream.read(intake.MAX_MANIFEST_BYTES + 1)
     parts = [
         intake.Part(name, storage.stream)
         for name, storage in files.items(multi=True)
         if name != "xml_submission_file"
     ]
+    return manifest, parts
+
+
+@bp.post("/submission")
+def submission_post(project_id: int) -> Response:
+    """Store an encrypted submission durably, then answer 201."""
+    manifest, parts = _upload_parts()
     receipt = intake.receive(
         g.db,
         project_id=project_id,
@@ -200,4 +212,5 @@ def submission_post(project_id: int) -> Response:
     )
     if receipt.complete:
         current_app.extensions["collector.wake"].set()
-    return openrosa_message("full submission upload was successful!", status=201)
+        return openrosa_message("full submission upload was successful!", status=201)
+    return openrosa_message("partial submission upload was successful!", status=201)

@@ -1,7 +1,13 @@
-"""Serving: the app under gunicorn, with access logs that never show an app-user token."""
+"""Serving: the app under gunicorn, with logs that never show an app-user token.
+
+The token sits in every OpenRosa URL (as in ODK Central), so every log line this process
+writes, access and error alike, goes through a filter that blanks it.
+"""
 
 from __future__ import annotations
 
+import logging
+import sys
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -10,16 +16,48 @@ from gunicorn.glogging import Logger
 from api.config import Settings
 from api.openrosa import redact
 
+LOG_FORMAT = "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"
 
-class RedactingLogger(Logger):
-    """Gunicorn's logger with the token segment of OpenRosa URLs blanked in access lines."""
+
+class RedactingFilter(logging.Filter):
+    """Blank app-user tokens in a record's message and traceback before any handler sees it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Send this process's own log records (workers, errors) to stderr, tokens blanked."""
+    root = logging.getLogger()
+    if any(isinstance(f, RedactingFilter) for h in root.handlers for f in h.filters):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.addFilter(RedactingFilter())
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+class RedactingLogger(Logger):  # type: ignore[misc]
+    """Gunicorn's logger with the token segment of OpenRosa URLs blanked everywhere."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
+                handler.addFilter(RedactingFilter())
 
     def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
         atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
-        for name in ("r", "U", "{raw_uri}e"):
-            if isinstance(atoms.get(name), str):
-                atoms[name] = redact(atoms[name])
-        return atoms
+        return {k: redact(v) if isinstance(v, str) else v for k, v in atoms.items()}
 
 
 class CollectorServer(BaseApplication):  # type: ignore[misc]
@@ -38,6 +76,7 @@ class CollectorServer(BaseApplication):  # type: ignore[misc]
     def load(self) -> Any:
         from api import create_app
 
+        configure_logging()
         return create_app(settings=self.settings)
 
 
