@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from flask import Flask
 
 from api.cli import main
+from tests.support.collect import CollectClient
+from tests.support.site import Sealer, Site, instance_of, make_app, served_site
 
 Invoke = Callable[..., Result]
 
@@ -44,3 +47,30 @@ def initialised(cli: Invoke) -> Invoke:
     result = cli("init")
     assert result.exit_code == 0, result.output
     return cli
+
+
+@pytest.fixture
+def app(tmp_path: Path, database_url: str) -> Iterator[Flask]:
+    """The app on a fresh, initialised instance (2048-bit keys, no worker thread)."""
+    app = make_app(tmp_path, database_url)
+    yield app
+    instance_of(app).close()
+
+
+@pytest.fixture
+def site(app: Flask) -> Iterator[Site]:
+    """``app`` served over loopback HTTP, with a project, FIELD_VISIT and an app user."""
+    with served_site(app) as site:
+        yield site
+
+
+@pytest.fixture
+def collect(site: Site) -> CollectClient:
+    """A Collect-equivalent client configured with the site's app user."""
+    return CollectClient(site.server_url)
+
+
+@pytest.fixture
+def sealer(collect: CollectClient) -> Sealer:
+    """Seals FIELD_VISIT submissions with the key of the form as Collect downloaded it."""
+    return Sealer(collect)

@@ -1,135 +1,339 @@
-"""ODK Collect's conversation with the server, over real HTTP on loopback."""
+"""ODK Collect's conversation with the server, over real HTTP on loopback.
+
+Everything ``central-compat.md`` says Collect needs: formList (shape, headers, the hash of the
+exact bytes served, only published, open, assigned forms), download, manifest, HEAD 204,
+POST 201, the 401/403 token matrix, closing and closed forms, retries and split uploads.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 
+import defusedxml.ElementTree as ElementTree
 import pytest
-from flask import Flask
+import requests
 from sqlalchemy import select
 
-from api import create_app
-from api.config import Settings
-from collector import appusers, collectqr, keyring, publishing
+from collector import appusers, publishing
 from collector.db import transaction
-from collector.models import Submission, SubmissionPart, SubmissionRecord
-from collector.worker import Decryptor
+from collector.models import Form, FormDownload, FormVersion, SubmissionMedia, SubmissionRecord
 from tests.support.collect import CollectClient
-from tests.support.server import threaded_server
-from tests.support.xlsform import FIELD_VISIT, md_to_xlsx
+from tests.support.site import FORM_ID, VERSION, Sealer, Site, instance_xml
+from tests.support.xlsform import FIELD_VISIT
 
-INSTANCE = (
-    '<data xmlns:jr="http://openrosa.org/javarosa" xmlns:orx="http://openrosa.org/xforms" '
-    'id="field_visit" version="2026112301"><full_name>Ayşe Yılmaz</full_name><age>34</age>'
-    "<story>Geçen yıl Van üzerinden geldi.</story>"
-    "<member><member_name>Ali Yılmaz</member_name></member>"
-    "<member><member_name>Zeynep Yılmaz</member_name></member>"
-    "<photo>photo.jpg</photo><meta><instanceID>{iid}</instanceID></meta></data>"
-)
+FORMLIST = "{http://openrosa.org/xforms/xformsList}"
+MANIFEST = "{http://openrosa.org/xforms/xformsManifest}"
+RESPONSE = "{http://openrosa.org/http/response}"
+SECOND_FORM = FIELD_VISIT.replace("field_visit", "second_visit").replace("Field visit", "Second")
 
 
-@dataclass
-class Site:
-    app: Flask
-    origin: str
-    project_id: int
-    server_url: str
-    token: str
+def assert_openrosa(response: requests.Response, max_bytes: int = 100 * 1024 * 1024) -> None:
+    """Check the headers every OpenRosa response carries (Collect rejects application/xml)."""
+    assert response.headers["X-OpenRosa-Version"] == "1.0"
+    assert response.headers["X-OpenRosa-Accept-Content-Length"] == str(max_bytes)
+    assert response.headers["Date"].endswith("GMT")
+    if response.request.method != "HEAD":
+        assert response.headers["Content-Type"].startswith("text/xml")
 
 
-@pytest.fixture
-def app(tmp_path: Path, database_url: str) -> Iterator[Flask]:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=database_url,
-        rsa_bits=2048,
-        in_process_workers=False,
-    )
-    from api.config import Instance
-
-    Instance(settings, create=True).close()
-    app = create_app(settings=settings)
-    yield app
-    app.extensions["collector"].close()
+def response_message(response: requests.Response) -> str:
+    """Return the <message> of an OpenRosaResponse (what Collect shows)."""
+    root = ElementTree.fromstring(response.content)
+    assert root.tag == f"{RESPONSE}OpenRosaResponse"
+    return root.findtext(f"{RESPONSE}message") or ""
 
 
-@pytest.fixture
-def site(app: Flask) -> Iterator[Site]:
-    instance = app.extensions["collector"]
-    with transaction(instance.sessions) as session:
-        project = keyring.create_project(session, "Field", instance.kek, bits=2048)
-        publishing.publish_xlsform(session, project.id, md_to_xlsx(FIELD_VISIT))
-        _user, token = appusers.create(
-            session, project.id, "Tablet 1", instance.kek, forms=["field_visit"]
-        )
-        project_id = project.id
-    with threaded_server(app) as origin:
-        yield Site(app, origin, project_id, collectqr.server_url(origin, token, project_id), token)
-
-
-def drain(app: Flask) -> None:
-    instance = app.extensions["collector"]
-    decryptor = Decryptor(instance.sessions, instance.kek)
-    while decryptor.run_once():
-        pass
-
-
-def test_collect_round_trip(site: Site) -> None:
-    client = CollectClient(site.server_url)
-    [listed] = client.form_list()
-    assert (listed.form_id, listed.version) == ("field_visit", "2026112301")
-    form_xml = client.download(listed)
-    head = client.head()
+def test_collect_round_trip(site: Site, collect: CollectClient) -> None:
+    [listed] = collect.form_list()
+    assert (listed.form_id, listed.version) == (FORM_ID, VERSION)
+    form_xml = collect.download(listed)
+    head = collect.head()
     assert head.status_code == 204
-    assert head.headers["X-OpenRosa-Version"] == "1.0"
-    upload = client.seal(
-        form_xml,
-        "field_visit",
-        "2026112301",
-        INSTANCE.format(iid="uuid:0f0e9c1c-7c1e-4b47-9a55-3f1d3cbd0a01").encode(),
-        media=[("photo.jpg", b"\xff\xd8jpeg bytes")],
-        instance_id="uuid:0f0e9c1c-7c1e-4b47-9a55-3f1d3cbd0a01",
+    assert_openrosa(head)
+    iid = "uuid:0f0e9c1c-7c1e-4b47-9a55-3f1d3cbd0a01"
+    upload = collect.seal(
+        form_xml, FORM_ID, VERSION, instance_xml(iid), [("photo.jpg", b"\xff\xd8jpeg")], iid
     )
-    response = client.post(upload)
+    response = collect.post(upload)
     assert response.status_code == 201, response.text
-    assert "OpenRosaResponse" in response.text
-    drain(site.app)
-    instance = site.app.extensions["collector"]
-    with instance.sessions() as session:
-        sub = session.scalars(select(Submission)).one()
-        assert (sub.state, sub.signature, sub.reason) == ("processed", "valid", None)
+    assert_openrosa(response)
+    assert response_message(response) == "full submission upload was successful!"
+    assert site.drain() == 1
+    sub = site.submission(iid)
+    assert (sub.state, sub.signature, sub.reason, sub.attempts) == ("processed", "valid", None, 1)
+    with site.instance.sessions() as session:
         record = json.loads(session.get(SubmissionRecord, sub.id).data)
+        media = session.scalars(select(SubmissionMedia.name)).all()
     assert record["root"]["/data/age"] is not None
     assert [r["position"] for r in record["repeats"]["/data/member"]] == [[1], [2]]
+    assert media == ["photo.jpg"]
 
 
-def test_split_upload_completes_the_same_submission(site: Site) -> None:
-    client = CollectClient(site.server_url)
+def test_form_list_shape_headers_and_hash(site: Site, collect: CollectClient) -> None:
+    response = collect._get(f"{site.server_url}/formList")
+    assert response.status_code == 200
+    assert_openrosa(response)
+    root = ElementTree.fromstring(response.content)
+    assert root.tag == f"{FORMLIST}xforms"
+    [xform] = root.findall(f"{FORMLIST}xform")
+    assert [child.tag.removeprefix(FORMLIST) for child in xform] == [
+        "formID",
+        "name",
+        "version",
+        "hash",
+        "downloadUrl",
+    ]
+    assert xform.findtext(f"{FORMLIST}name") == "Field visit"
+    url = xform.findtext(f"{FORMLIST}downloadUrl")
+    assert url == f"{site.server_url}/forms/{FORM_ID}.xml"
+    served = collect._get(url)
+    assert served.headers["Content-Type"].startswith("text/xml")
+    assert_openrosa(served)
+    digest = hashlib.md5(served.content).hexdigest()
+    assert xform.findtext(f"{FORMLIST}hash") == f"md5:{digest}"
+    with site.instance.sessions() as session:
+        stored = session.scalars(select(FormVersion.xml)).one()
+    assert served.content == stored
+
+
+def _set_state(site: Site, xml_form_id: str, state: str) -> None:
+    with transaction(site.instance.sessions) as session:
+        publishing.set_state(session, site.project_id, xml_form_id, state)
+
+
+def _add_draft_only_form(site: Site) -> None:
+    """A form that exists and is assigned, but has no published version."""
+    with transaction(site.instance.sessions) as session:
+        form = Form(project_id=site.project_id, xml_form_id="draft_only", name="Draft")
+        session.add(form)
+        session.flush()
+        session.add(FormVersion(form_id=form.id, version="1", xml=b"<h:html/>", md5="0" * 32))
+        user = appusers.list_for(session, site.project_id)[0]
+        appusers.assign(session, user, form)
+
+
+def test_form_list_shows_only_published_open_assigned_forms(site: Site) -> None:
+    site.publish(SECOND_FORM)
+    site.publish(SECOND_FORM.replace("second_visit", "closing_visit"))
+    site.publish(SECOND_FORM.replace("second_visit", "closed_visit"))
+    _add_draft_only_form(site)
+    all_forms = ("second_visit", "closing_visit", "closed_visit", FORM_ID)
+    token = site.app_user("Tablet 2", forms=all_forms)
+    _set_state(site, "closing_visit", "closing")
+    _set_state(site, "closed_visit", "closed")
+    listed = CollectClient(site.url_for(token)).form_list()
+    assert [f.form_id for f in listed] == [FORM_ID, "second_visit"]
+    # The first app user was assigned FIELD_VISIT (and the draft) only.
+    assert [f.form_id for f in CollectClient(site.server_url).form_list()] == [FORM_ID]
+
+
+@pytest.mark.parametrize("form_id", ["second_visit", "closing_visit", "no_such_form"])
+def test_forms_not_listed_cannot_be_downloaded(
+    site: Site, collect: CollectClient, form_id: str
+) -> None:
+    site.publish(SECOND_FORM)
+    site.publish(SECOND_FORM.replace("second_visit", "closing_visit"))
+    _set_state(site, "closing_visit", "closing")
+    for path in (f"forms/{form_id}.xml", f"forms/{form_id}/manifest"):
+        response = collect._get(f"{site.server_url}/{path}")
+        assert response.status_code == 404
+        assert_openrosa(response)
+        assert form_id in response_message(response)
+
+
+def test_download_records_who_fetched_which_version(site: Site) -> None:
+    client = CollectClient(site.server_url, device_id="collect:tablet-7")
     [listed] = client.form_list()
-    form_xml = client.download(listed)
-    iid = "uuid:5b1c1a55-2f0c-4a8e-8f61-8c2b1a4c9d02"
-    upload = client.seal(
-        form_xml,
-        "field_visit",
-        "2026112301",
-        INSTANCE.format(iid=iid).encode(),
-        media=[("photo.jpg", b"x" * 5000)],
-        instance_id=iid,
+    with site.instance.sessions() as session:
+        assert session.scalars(select(FormDownload)).all() == []
+    client.download(listed)
+    with site.instance.sessions() as session:
+        row = session.scalars(select(FormDownload)).one()
+        version = session.get(FormVersion, row.form_version_id)
+        assert (version.version, row.device_id) == (VERSION, "collect:tablet-7")
+        first = row.last_at
+    client.download(listed)
+    with site.instance.sessions() as session:
+        again = session.scalars(select(FormDownload)).one()
+    assert again.last_at >= first
+
+
+def test_manifest_is_an_empty_media_list(site: Site, collect: CollectClient) -> None:
+    response = collect._get(f"{site.server_url}/forms/{FORM_ID}/manifest")
+    assert response.status_code == 200
+    assert_openrosa(response)
+    root = ElementTree.fromstring(response.content)
+    assert (root.tag, list(root)) == (f"{MANIFEST}manifest", [])
+
+
+def test_head_submission_answers_204_not_200(collect: CollectClient) -> None:
+    response = collect.head()
+    assert (response.status_code, response.content) == (204, b"")
+    assert_openrosa(response)
+
+
+# --- Tokens: malformed -> 401, well-formed but unusable -> 403 (Collect must not prompt). ---
+
+ENDPOINTS = [
+    ("GET", "formList"),
+    ("GET", f"forms/{FORM_ID}.xml"),
+    ("GET", f"forms/{FORM_ID}/manifest"),
+    ("HEAD", "submission"),
+    ("POST", "submission"),
+]
+
+
+def _token(site: Site, kind: str) -> tuple[str, int]:
+    """Return a token of the given kind and the project to use it with."""
+    if kind == "malformed-short":
+        return "abc", site.project_id
+    if kind == "malformed-alphabet":
+        return "A" * 63 + "-", site.project_id
+    if kind == "unknown":
+        return appusers.new_token(), site.project_id
+    if kind == "other-project":
+        return site.token, site.project_id + 1
+    token = site.app_user(kind, expires=datetime.now(UTC) - timedelta(seconds=1))
+    if kind == "revoked":
+        with transaction(site.instance.sessions) as session:
+            user = appusers.list_for(session, site.project_id)[-1]
+            user.expires_at = None
+            appusers.revoke(session, user)
+    return token, site.project_id
+
+
+@pytest.mark.parametrize(
+    ("kind", "status"),
+    [
+        ("malformed-short", 401),
+        ("malformed-alphabet", 401),
+        ("unknown", 403),
+        ("revoked", 403),
+        ("expired", 403),
+        ("other-project", 403),
+    ],
+)
+@pytest.mark.parametrize(("method", "path"), ENDPOINTS)
+def test_token_matrix(
+    site: Site, sealer: Sealer, kind: str, status: int, method: str, path: str
+) -> None:
+    token, project_id = _token(site, kind)
+    upload = sealer()
+    before = site.counts()
+    files = {"xml_submission_file": ("submission.xml", upload.manifest, "text/xml")}
+    response = requests.request(
+        method,
+        f"{site.url_for(token, project_id)}/{path}",
+        files=files if method == "POST" else None,
+        timeout=30,
     )
-    first = client.post(upload, names=["photo.jpg.enc"], incomplete=True)
-    assert first.status_code == 201, first.text
-    drain(site.app)
-    instance = site.app.extensions["collector"]
-    with instance.sessions() as session:
-        assert session.scalars(select(Submission.state)).one() == "received"
-    second = client.post(upload)
-    assert second.status_code == 201, second.text
-    again = client.post(upload)
+    assert response.status_code == status
+    assert_openrosa(response)
+    if method != "HEAD":
+        assert response_message(response)
+        assert token not in response.text
+    assert site.counts() == before
+
+
+# --- Form states: closing takes submissions but is not offered; closed refuses them. ---
+
+
+def test_closing_form_is_hidden_but_accepts_submissions(site: Site, sealer: Sealer) -> None:
+    _set_state(site, FORM_ID, "closing")
+    assert sealer.client.form_list() == []
+    upload = sealer()
+    assert sealer.client.post(upload).status_code == 201
+    site.drain()
+    assert site.submission(upload.instance_id).state == "processed"
+
+
+def test_closed_form_refuses_submissions_with_409(site: Site, sealer: Sealer) -> None:
+    upload = sealer()
+    _set_state(site, FORM_ID, "closed")
+    response = sealer.client.post(upload)
+    assert response.status_code == 409
+    assert "closed" in response_message(response)
+    assert site.counts() == (0, 0)
+
+
+def test_unassigned_form_refuses_submissions_with_403(site: Site, sealer: Sealer) -> None:
+    token = site.app_user("No forms", forms=())
+    response = CollectClient(site.url_for(token)).post(sealer())
+    assert response.status_code == 403
+    assert site.counts() == (0, 0)
+
+
+# --- instanceID idempotency: identical retries complete, different XML conflicts. ---
+
+
+def test_identical_retry_answers_201_and_stores_nothing_twice(site: Site, sealer: Sealer) -> None:
+    upload = sealer()
+    assert sealer.client.post(upload).status_code == 201
+    again = sealer.client.post(upload)
     assert again.status_code == 201, again.text
-    drain(site.app)
-    with instance.sessions() as session:
-        assert session.scalars(select(Submission.state)).one() == "processed"
-        assert len(session.scalars(select(SubmissionPart)).all()) == 2
+    assert site.counts() == (1, 2)
+    site.drain()
+    after = sealer.client.post(upload)
+    assert after.status_code == 201
+    assert site.counts() == (1, 2)
+    assert site.submission(upload.instance_id).attempts == 1
+
+
+def test_retry_with_other_xml_for_the_same_instance_is_409(site: Site, sealer: Sealer) -> None:
+    first = sealer()
+    assert sealer.client.post(first).status_code == 201
+    other = sealer(first.instance_id, media=[("photo.jpg", b"another photo")])
+    response = sealer.client.post(other)
+    assert response.status_code == 409
+    assert "instanceID" in response_message(response)
+    assert site.counts() == (1, 2)
+    assert site.submission(first.instance_id).manifest == first.manifest
+
+
+def test_retry_with_other_bytes_for_a_stored_part_is_409(site: Site, sealer: Sealer) -> None:
+    upload = sealer()
+    assert sealer.client.post(upload, names=["photo.jpg.enc"], incomplete=True).status_code == 201
+    changed = dict(upload.files, **{"photo.jpg.enc": b"\x00" * 32})
+    response = sealer.client.post(type(upload)(upload.instance_id, upload.manifest, changed))
+    assert response.status_code == 409
+    assert site.counts() == (1, 1)
+    assert site.submission(upload.instance_id).received_parts == 1
+
+
+# --- Media and split uploads. ---
+
+
+@pytest.mark.parametrize("count", [0, 3])
+def test_media_round_trip(site: Site, sealer: Sealer, count: int) -> None:
+    media = [(f"{i}.jpg", bytes([i]) * (1000 + i)) for i in range(count)]
+    upload = sealer(media=media)
+    assert sealer.client.post(upload).status_code == 201
+    site.drain()
+    sub = site.submission(upload.instance_id)
+    assert (sub.state, sub.received_parts) == ("processed", count + 1)
+    with site.instance.sessions() as session:
+        names = session.scalars(select(SubmissionMedia.name).order_by(SubmissionMedia.name))
+        assert list(names) == [name for name, _data in media]
+
+
+def test_split_upload_completes_the_same_submission(site: Site, sealer: Sealer) -> None:
+    media = [(f"{i:02}.jpg", bytes([i]) * 5000) for i in range(20)]
+    upload = sealer(media=media)
+    names = list(upload.files)
+    for start in (0, 8):
+        chunk = names[start : start + 8]
+        response = sealer.client.post(upload, names=chunk, incomplete=True)
+        assert response.status_code == 201, response.text
+        assert response_message(response) == "partial submission upload was successful!"
+        site.drain()
+        assert site.submission(upload.instance_id).state == "received"
+    last = sealer.client.post(upload, names=names[16:])
+    assert last.status_code == 201
+    assert response_message(last) == "full submission upload was successful!"
+    assert site.counts() == (1, 21)
+    site.drain()
+    assert site.submission(upload.instance_id).state == "processed"
+    with site.instance.sessions() as session:
+        assert len(session.scalars(select(SubmissionMedia)).all()) == 20

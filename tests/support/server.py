@@ -28,7 +28,8 @@ def free_port() -> int:
 def threaded_server(app: Flask) -> Iterator[str]:
     """Serve ``app`` over real HTTP on loopback in a thread; yield its origin."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll interval: shutdown() waits for the loop to notice, once per test.
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
