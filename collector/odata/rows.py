@@ -1,0 +1,214 @@
+"""Stored records -> OData rows shaped as ODK Central shapes them.
+
+A root row is ``{"__id", "__system", fields…, groups as objects, "<repeat>@odata.navigationLink"}``;
+a repeat table's row carries ``__id`` (a hash of its key, as Central's are) and its parent's id.
+``$expand=*`` nests every repeat's rows into their parent. Values come from the dataset renderer
+(pseudonyms, generalised values, sensitive values only for viewers allowed) and are typed by the
+EDM; nothing here reads an original.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, NamedTuple
+from urllib.parse import quote
+
+from sqlalchemy.orm import Session
+
+from collector.dataset import Entry, Renderer
+from collector.models import AppUser, as_utc
+from collector.odata.edm import SUBMISSIONS, Node, Schema, segments_below
+from collector.odata.values import convert
+
+Row = dict[str, Any]
+
+
+def timestamp(moment: datetime | None) -> str | None:
+    """Write a stored time as Central does: UTC, milliseconds, 'Z'."""
+    if moment is None:
+        return None
+    utc = as_utc(moment)
+    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+
+
+def row_id(key: str) -> str:
+    """Return the OData id of a repeat entry: a SHA-1 of its key, hex."""
+    return hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()
+
+
+def quoted(value: str) -> str:
+    """Quote an id for a navigation link as Central does."""
+    return quote(value.replace("'", "''"), safe="-_.!~*()")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What ``$select`` asked for: node paths to keep, ``__system`` parts, the parent id."""
+
+    keep: frozenset[str]
+    system: frozenset[str] | None
+    parent_id: bool
+
+
+@dataclass
+class Record:
+    """One entry's repeat rows indexed by key and by parent (built once per submission)."""
+
+    entry: Entry
+    by_key: dict[str, tuple[Node, dict[str, Any]]] = field(default_factory=dict)
+    children: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def instance_id(self) -> str:
+        return str(self.entry.submission.instance_id)
+
+    @property
+    def root_key(self) -> str:
+        return str(self.entry.document.get("instanceId") or self.instance_id)
+
+    def level(self, key: str, table_path: str) -> str | None:
+        """Return the key of the row at a table's level on the way up from ``key``."""
+        while key in self.by_key:
+            node, row = self.by_key[key]
+            if node.path == table_path:
+                return key
+            key = str(row.get("parent"))
+        return None
+
+
+@dataclass
+class Shaper:
+    """Shapes one request's rows: typed values, links, selection and expansion."""
+
+    session: Session
+    schema: Schema
+    renderer: Renderer
+    wkt: bool = False
+    expand: bool = False
+    selection: Selection | None = None
+    _names: dict[int, str | None] = field(default_factory=dict)
+
+    def record(self, entry: Entry) -> Record:
+        """Index an entry's repeat rows."""
+        record = Record(entry)
+        for path, rows in entry.document.get("repeats", {}).items():
+            node = self.schema.nodes.get(path)
+            if node is None:
+                continue
+            for row in rows:
+                record.by_key[str(row.get("key"))] = (node, row)
+                parent = str(row.get("parent"))
+                record.children.setdefault((path, parent), []).append(row)
+        return record
+
+    def system(self, entry: Entry) -> dict[str, Any]:
+        """Return the submission's metadata with Python values (times, ints)."""
+        sub = entry.submission
+        return {
+            "submissionDate": as_utc(sub.created_at),
+            "updatedAt": as_utc(sub.updated_at) if sub.updated_at else None,
+            "submitterId": sub.submitter_id,
+            "submitterName": self._submitter(sub.submitter_id),
+            "attachmentsPresent": max(sub.received_parts - 1, 0),
+            "attachmentsExpected": max(sub.expected_parts - 1, 0),
+            "status": None,
+            "reviewState": getattr(sub, "review_state", None),
+            "deviceId": sub.device_id,
+            "edits": 0,
+            "formVersion": entry.document.get("version") or "",
+            "deletedAt": None,
+        }
+
+    def _submitter(self, user_id: int | None) -> str | None:
+        if user_id is None:
+            return None
+        if user_id not in self._names:
+            user = self.session.get(AppUser, user_id)
+            self._names[user_id] = user.display_name if user else None
+        return self._names[user_id]
+
+    def root(self, record: Record, system: dict[str, Any]) -> tuple[Row, dict[str, Any]]:
+        """Return a submission's root row and its rendered values."""
+        link = f"{SUBMISSIONS}('{quoted(record.instance_id)}')"
+        row: Row = {"__id": record.instance_id}
+        selected = self.selection is None or self.selection.system is not None
+        if selected:
+            row["__system"] = self._system_json(system)
+        values = self.renderer.values(record.entry.document.get("root", {}))
+        row |= self.frame(self.schema.root, values, record, record.root_key, link)
+        return row, values
+
+    def _system_json(self, system: dict[str, Any]) -> dict[str, Any]:
+        out = dict(system)
+        out["submissionDate"] = timestamp(system["submissionDate"])
+        out["updatedAt"] = timestamp(system["updatedAt"])
+        submitter = system["submitterId"]
+        out["submitterId"] = None if submitter is None else str(submitter)
+        wanted = self.selection.system if self.selection is not None else None
+        if wanted:
+            out = {k: v for k, v in out.items() if k in wanted}
+        return out
+
+    def frame(self, node: Node, values: dict[str, Any], record: Record, key: str, link: str) -> Row:
+        """Return the properties below a node (fields, groups, repeats) of one row."""
+        out: Row = {}
+        for child in node.children:
+            if self.selection is not None and child.path not in self.selection.keep:
+                continue
+            if child.kind == "field":
+                out[child.name] = convert(child.edm, values.get(child.path), wkt=self.wkt)
+            elif child.kind == "group":
+                out[child.name] = self.frame(child, values, record, key, f"{link}/{child.name}")
+            else:
+                out[f"{child.name}@odata.navigationLink"] = f"{link}/{child.name}"
+                if self.expand:
+                    out[child.name] = [
+                        self.entry_row(child, row, record, f"{link}/{child.name}")
+                        for row in record.children.get((child.path, key), [])
+                    ]
+        return out
+
+    def entry_row(self, table: Node, row: dict[str, Any], record: Record, link: str) -> Row:
+        """Return one repeat entry as a row (without its parent id)."""
+        key = str(row.get("key"))
+        values = self.renderer.values(row.get("values", {}))
+        shaped: Row = {"__id": row_id(key)}
+        shaped |= self.frame(table, values, record, key, f"{link}('{row_id(key)}')")
+        return shaped
+
+    def link_of(self, record: Record, key: str) -> str:
+        """Return the navigation path of a row (``Submissions('…')/household('…')``)."""
+        if key not in record.by_key:
+            return f"{SUBMISSIONS}('{quoted(record.instance_id)}')"
+        node, row = record.by_key[key]
+        names = segments_below(self.schema.model, node.owner, node.path)
+        parent = self.link_of(record, str(row.get("parent")))
+        return f"{parent}/{'/'.join(names)}('{row_id(key)}')"
+
+    def table_rows(self, record: Record, table: Node) -> Iterator[TableRow]:
+        """Yield every entry of a repeat in one record, as rows of that repeat's table."""
+        rows = record.entry.document.get("repeats", {}).get(table.path, [])
+        names = "/".join(segments_below(self.schema.model, table.owner, table.path))
+        for position, row in enumerate(rows):
+            key, parent = str(row.get("key")), str(row.get("parent"))
+            parent_id = record.instance_id if parent not in record.by_key else row_id(parent)
+            link = f"{self.link_of(record, parent)}/{names}('{row_id(key)}')"
+            values = self.renderer.values(row.get("values", {}))
+            shaped: Row = {"__id": row_id(key)}
+            shaped |= self.frame(table, values, record, key, link)
+            if self.selection is None or self.selection.parent_id:
+                shaped[table.parent_key] = parent_id
+            yield TableRow(position, key, parent_id, shaped, values)
+
+
+class TableRow(NamedTuple):
+    """One entry of a repeat table: its position in the record, key, parent id, row, values."""
+
+    position: int
+    key: str
+    parent_id: str
+    row: Row
+    values: dict[str, Any]

@@ -1,0 +1,251 @@
+"""Serving a form's tables over OData: pages of rows, counts and next links, streamed.
+
+Records are read in keyset batches (``dataset.entries``), filtered in SQL where the filter is on
+submission metadata and on rendered rows otherwise, and a page stops at ``page_size`` rows (or
+``$top``) with an ``@odata.nextLink`` carrying a ``$skiptoken``; memory holds one batch and one
+page, never the form.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.orm import Session
+
+from collector import audit
+from collector.audit import Actor
+from collector.dataset import BATCH, Entry, Renderer, Viewer, entries, model_of
+from collector.errors import NotFound
+from collector.models import Form, Submission, SubmissionRecord, SubmissionState
+from collector.odata.edm import Schema, metadata_xml, schema_for
+from collector.odata.edm import service_document as _service_document
+from collector.odata.filter import Expr, Lookup, matches, parse, split
+from collector.odata.query import (
+    Options,
+    Resource,
+    Token,
+    parse_options,
+    parse_resource,
+    parse_select,
+    resolver,
+)
+from collector.odata.rows import Row, Shaper, row_id
+from collector.odata.values import convert
+from forms.policy import PIIKind
+
+PAGE_SIZE = 250
+# Records read per query when a page needs few: enough to amortise the query, small enough that
+# a one-row page does not decode a full batch.
+MIN_BATCH = 50
+
+
+def open_schema(session: Session, form: Form) -> Schema:
+    """Return the data model of a form's current published version."""
+    return schema_for(model_of(session, form))
+
+
+@dataclass
+class _Scan:
+    """One request's walk over a table: candidates in order, filtered, with resume tokens."""
+
+    session: Session
+    form: Form
+    resource: Resource
+    shaper: Shaper
+    sql: list[ColumnElement[bool]]
+    rest: Expr | None
+
+    @property
+    def is_root(self) -> bool:
+        return self.resource.table.kind == "root"
+
+    def candidates(self, after: Token | None, batch: int) -> Iterator[tuple[Row, Token]]:
+        """Yield matching rows in order, each with the token that resumes after it."""
+        start = 0 if after is None else after.submission - (0 if self.is_root else 1)
+        for found in entries(self.session, self.form, batch=batch, after_id=start, where=self.sql):
+            self.shaper.renderer.prefetch([e.document for e in found])
+            for entry in found:
+                yield from self._rows(entry, after)
+
+    def _rows(self, entry: Entry, after: Token | None) -> Iterator[tuple[Row, Token]]:
+        record = self.shaper.record(entry)
+        system = self.shaper.system(entry)
+        number = int(entry.submission.id)
+        if self.is_root:
+            row, values = self.shaper.root(record, system)
+            if self._keep(system, values, {"__id": record.instance_id}):
+                yield row, Token(number)
+            return
+        table = self.resource.table
+        for item in self.shaper.table_rows(record, table):
+            if after is not None and number == after.submission:
+                if after.position is not None and item.position <= after.position:
+                    continue
+            if not all(
+                (found := record.level(item.key, path)) is not None and row_id(found) == wanted
+                for path, wanted in self.resource.within
+            ):
+                continue
+            ids = {"__id": item.row["__id"], table.parent_key: item.parent_id}
+            if self._keep(system, item.values, ids):
+                yield item.row, Token(number, item.position)
+
+    def _keep(self, system: dict[str, Any], values: dict[str, Any], ids: dict[str, str]) -> bool:
+        return self.rest is None or matches(self.rest, self._lookup(system, values, ids))
+
+    def _lookup(
+        self, system: dict[str, Any], values: dict[str, Any], ids: dict[str, str]
+    ) -> Lookup:
+        nodes = self.shaper.schema.nodes
+
+        def lookup(key: str) -> Any:
+            if key.startswith("__system/"):
+                return system[key.split("/", 1)[1]]
+            if key in ids:
+                return ids[key]
+            return convert(nodes[key].edm, values.get(key))
+
+        return lookup
+
+    def _base(self, *columns: Any) -> Select[Any]:
+        return (
+            select(*columns)
+            .join(SubmissionRecord, SubmissionRecord.submission_id == Submission.id)
+            .where(
+                Submission.form_id == self.form.id,
+                Submission.state == SubmissionState.PROCESSED.value,
+                *self.sql,
+            )
+        )
+
+    def skip_in_sql(self, skip: int) -> Token | None:
+        """Return the token after the first ``skip`` submissions (None: there are no more)."""
+        stmt = self._base(Submission.id).order_by(Submission.id).offset(skip - 1).limit(1)
+        found = self.session.scalar(stmt)
+        return None if found is None else Token(int(found))
+
+    def page(self, options: Options, page_size: int) -> tuple[list[Row], Token | None]:
+        """Return one page of rows and, when more rows follow, the token to resume at."""
+        limit = page_size if options.top is None else min(options.top, page_size)
+        after, skip = options.skiptoken, 0 if options.skiptoken else options.skip
+        if skip and self.is_root and self.rest is None:
+            after, skip = self.skip_in_sql(skip), 0
+            if after is None:
+                return [], None
+        rows: list[Row] = []
+        last: Token | None = None
+        batch = min(BATCH, max(MIN_BATCH, skip + limit + 1))
+        for row, token in itertools.islice(self.candidates(after, batch), skip, None):
+            if len(rows) >= limit:
+                return rows, last
+            rows.append(row)
+            last = token
+        return rows, None
+
+    def count(self) -> int:
+        """Count every matching row of the table, ignoring paging."""
+        if self.is_root and self.rest is None:
+            return int(self.session.scalar(self._base(func.count(Submission.id))) or 0)
+        if self.rest is None and not self.resource.within:
+            path = self.resource.table.path
+            return sum(
+                len(entry.document.get("repeats", {}).get(path, []))
+                for found in entries(self.session, self.form, where=self.sql)
+                for entry in found
+            )
+        return sum(1 for _ in self.candidates(None, BATCH))
+
+
+def read(
+    session: Session,
+    form: Form,
+    path: str,
+    args: Mapping[str, str],
+    *,
+    viewer: Viewer,
+    service_url: str,
+    actor: Actor | None = None,
+    page_size: int = PAGE_SIZE,
+) -> dict[str, Any]:
+    """Answer ``GET <service_url>/<path>?<args>``: one page of a table, Central's envelope."""
+    schema = open_schema(session, form)
+    resource = parse_resource(schema, path)
+    options = parse_options(args)
+    scan = _scan(session, form, schema, resource, options, viewer)
+    if resource.instance_id is not None:
+        _require_submission(scan, resource.instance_id)
+    if viewer.sensitive and actor is not None:
+        _audit_sensitive(session, form, schema, resource, actor)
+    rows, token = scan.page(options, page_size)
+    envelope: dict[str, Any] = {"@odata.context": f"{service_url}/$metadata#{resource.name}"}
+    envelope["value"] = rows
+    if options.count:
+        envelope["@odata.count"] = scan.count()
+    if token is not None and rows:
+        envelope["@odata.nextLink"] = next_link(service_url, path, args, token)
+    return envelope
+
+
+def _scan(
+    session: Session,
+    form: Form,
+    schema: Schema,
+    resource: Resource,
+    options: Options,
+    viewer: Viewer,
+) -> _Scan:
+    table = resource.table
+    selection = parse_select(table, options.select) if options.select else None
+    expr = parse(options.filter, resolver(table)) if options.filter else None
+    sql, rest = split(expr)
+    if resource.instance_id is not None:
+        sql.append(Submission.instance_id == resource.instance_id)
+    renderer = Renderer(session, form.project_id, viewer)
+    shaper = Shaper(session, schema, renderer, options.wkt, options.expand, selection)
+    return _Scan(session, form, resource, shaper, sql, rest)
+
+
+def _require_submission(scan: _Scan, instance_id: str) -> None:
+    stmt = scan._base(Submission.id).where(Submission.instance_id == instance_id).limit(1)
+    if scan.session.scalar(stmt) is None:
+        raise NotFound("Could not find the resource you were looking for.")
+
+
+def _audit_sensitive(
+    session: Session, form: Form, schema: Schema, resource: Resource, actor: Actor
+) -> None:
+    """Record that sensitive values were opened for a reader (an admin), once per request."""
+    if not any(f.pii is not None and f.pii.kind == PIIKind.SENSITIVE for f in schema.model.fields):
+        return
+    audit.record(
+        session,
+        actor,
+        "odata.sensitive",
+        project_id=form.project_id,
+        subject=form.xml_form_id,
+        table=resource.name,
+    )
+    session.commit()
+
+
+def next_link(service_url: str, path: str, args: Mapping[str, str], token: Token) -> str:
+    """Return the URL of the next page: the same request resumed at ``token``."""
+    params = {k: v for k, v in args.items() if k not in ("$skip", "$skiptoken")}
+    params["$skiptoken"] = token.encode()
+    target = quote(path.strip("/"), safe="/()'*")
+    return f"{service_url}/{target}?{urlencode(params)}"
+
+
+def service_document(session: Session, form: Form, service_url: str) -> dict[str, object]:
+    """Return the service document of a form."""
+    return _service_document(open_schema(session, form), service_url)
+
+
+def metadata(session: Session, form: Form) -> bytes:
+    """Return the CSDL metadata document of a form."""
+    return metadata_xml(open_schema(session, form))
