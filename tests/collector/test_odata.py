@@ -1,0 +1,361 @@
+"""OData on pseudonymised records: the data model, row shapes, selection, expansion, resources."""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+
+import defusedxml.ElementTree
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from collector.db import session_factory
+from collector.errors import NotFound
+from collector.models import AuditEntry
+from collector.odata import edm, values
+from collector.odata.errors import PropertyNotFound, UnsupportedSelect
+from forms.build import build_xform
+from tests.collector.odata_support import (
+    ADMIN,
+    MANAGER,
+    NESTED,
+    PEOPLE,
+    admin,
+    load,
+    nested_xml,
+    planted,
+    profile_xml,
+    pseudonyms,
+    read,
+)
+from tests.support.xlsform import PROFILE, md_to_xlsx
+
+NS = {"edmx": edm.EDMX, "edm": edm.EDM}
+SYSTEM_KEYS = [
+    "submissionDate", "updatedAt", "submitterId", "submitterName", "attachmentsPresent",
+    "attachmentsExpected", "status", "reviewState", "deviceId", "edits", "formVersion",
+    "deletedAt",
+]  # fmt: skip
+HEX40 = re.compile(r"^[0-9a-f]{40}$")
+
+
+@pytest.fixture
+def sessions(db_engine: Engine) -> sessionmaker[Session]:
+    return session_factory(db_engine)
+
+
+@pytest.fixture
+def profiles(sessions: sessionmaker[Session], kek: bytes) -> list[str]:
+    return load(sessions, kek, PROFILE, [profile_xml(p) for p in PEOPLE])[1]
+
+
+@pytest.fixture
+def nested(sessions: sessionmaker[Session], kek: bytes) -> list[str]:
+    instances = [
+        nested_xml([("Hasan Demir", [("Elif", 4), ("Mert", 12)]), ("Leyla Demir", [])]),
+        nested_xml([("Yusuf Kaya", [("Ada", 2)])]),
+    ]
+    return load(sessions, kek, NESTED, instances)[1]
+
+
+def schema_of(md: str) -> edm.Schema:
+    model = build_xform(md_to_xlsx(md)).model
+    assert model is not None
+    return edm.schema_for(model)
+
+
+def csdl(md: str) -> ET.Element:
+    document = edm.metadata_xml(schema_of(md))
+    assert document.startswith(b'<?xml version="1.0" encoding="UTF-8"?>')
+    root: ET.Element = defusedxml.ElementTree.fromstring(document)
+    return root
+
+
+def properties(root: ET.Element, kind: str, name: str) -> dict[str, str]:
+    [element] = [e for e in root.iterfind(f".//edm:{kind}", NS) if e.get("Name") == name]
+    return {
+        p.get("Name", ""): p.get("Type", "")
+        for p in element
+        if p.tag in (f"{{{edm.EDM}}}Property", f"{{{edm.EDM}}}NavigationProperty")
+    }
+
+
+def test_metadata_types_follow_the_stored_values() -> None:
+    root = csdl(PROFILE)
+    assert root.tag == f"{{{edm.EDMX}}}Edmx"
+    assert root.get("Version") == "4.0"
+    assert properties(root, "EntityType", "Submissions") == {
+        "__id": "Edm.String",
+        "__system": "org.opendatakit.submission.metadata",
+        "full_name": "Edm.String",  # a pseudonym token
+        "phone": "Edm.String",
+        "passport_no": "Edm.String",
+        "dob": "Edm.String",  # generalised to a year
+        "location": "Edm.GeographyPoint",  # rounded, still a point
+        "narrative": "Edm.String",
+        "group_size": "Edm.Int64",
+        "household": "Collection(org.opendatakit.user.profile.Submissions.household)",
+        "document_photo": "Edm.String",
+        "meta": "org.opendatakit.user.profile.meta",
+    }
+    assert properties(root, "EntityType", "Submissions.household") == {
+        "__id": "Edm.String",
+        "__Submissions-id": "Edm.String",
+        "member_name": "Edm.String",
+        "member_age": "Edm.String",  # a band such as "5-9"
+    }
+    assert list(properties(root, "ComplexType", "metadata")) == [
+        "submissionDate", "updatedAt", "deletedAt", "submitterId", "submitterName",
+        "attachmentsPresent", "attachmentsExpected", "status", "reviewState", "deviceId",
+        "edits", "formVersion",
+    ]  # fmt: skip
+    sets = {e.get("Name"): e.get("EntityType") for e in root.iterfind(".//edm:EntitySet", NS)}
+    assert sets == {
+        "Submissions": "org.opendatakit.user.profile.Submissions",
+        "Submissions.household": "org.opendatakit.user.profile.Submissions.household",
+    }
+
+
+def test_metadata_of_groups_nested_repeats_and_odd_names() -> None:
+    root = csdl(NESTED)
+    submissions = properties(root, "EntityType", "Submissions")
+    assert submissions["site_info"] == "org.opendatakit.user.nested.site_info"
+    assert submissions["consent"] == "Edm.String"
+    assert submissions["visited_at"] == "Edm.DateTimeOffset"
+    assert properties(root, "ComplexType", "site_info") == {
+        "altitude": "Edm.Decimal",
+        "spot": "Edm.GeographyPoint",
+        "track": "Edm.GeographyLineString",
+    }
+    household = properties(root, "EntityType", "Submissions.household")
+    assert household == {
+        "__id": "Edm.String",
+        "__Submissions-id": "Edm.String",
+        "head": "Edm.String",
+        "details": "org.opendatakit.user.nested.household.details",
+        "child": "Collection(org.opendatakit.user.nested.Submissions.household.child)",
+    }
+    child = properties(root, "EntityType", "Submissions.household.child")
+    assert child["__Submissions-household-id"] == "Edm.String"
+    bindings = {
+        (b.get("Path"), b.get("Target"))
+        for b in root.iterfind(".//edm:NavigationPropertyBinding", NS)
+    }
+    assert bindings == {
+        ("household", "Submissions.household"),
+        ("child", "Submissions.household.child"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("plain_name", "plain_name"), ("site-info", "site_info"), ("a.b", "a_b"),
+     ("1st", "_1st"), ("çay", "__ay"), ("Mixed", "Mixed")],
+)  # fmt: skip
+def test_names_are_sanitised_as_central_does(name: str, expected: str) -> None:
+    assert edm.sanitise(name) == expected
+
+
+def test_service_document_lists_every_table() -> None:
+    schema = schema_of(NESTED)
+    assert edm.service_document(schema, "https://x/v1/projects/1/forms/nested.svc") == {
+        "@odata.context": "https://x/v1/projects/1/forms/nested.svc/$metadata",
+        "value": [
+            {"name": n, "kind": "EntitySet", "url": n}
+            for n in ("Submissions", "Submissions.household", "Submissions.household.child")
+        ],
+    }
+
+
+def test_root_rows_are_pseudonymised(sessions: sessionmaker[Session], profiles: list[str]) -> None:
+    page = read(sessions, "profile")
+    assert page["@odata.context"].endswith("/forms/profile.svc/$metadata#Submissions")
+    assert "@odata.nextLink" not in page
+    assert "@odata.count" not in page
+    rows = page["value"]
+    assert [r["__id"] for r in rows] == profiles
+    first = rows[0]
+    assert list(first["__system"]) == SYSTEM_KEYS
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", first["__system"]["submissionDate"]
+    )
+    assert first["__system"]["formVersion"] == "2026112301"
+    tokens = pseudonyms(sessions)
+    assert {r[f] for r in rows for f in ("full_name", "phone", "passport_no")} <= tokens
+    assert first["dob"] == "1990"
+    assert first["location"] == {"type": "Point", "coordinates": [28.98, 41.01]}
+    assert first["narrative"] is None  # Withheld from a data manager.
+    assert first["group_size"] == 3
+    assert first["document_photo"] is None
+    assert first["meta"] == {"instanceID": profiles[0]}
+    assert first["household@odata.navigationLink"] == (
+        f"Submissions('{profiles[0].replace(':', '%3A')}')/household"
+    )
+    assert "officer_notes" not in first
+    assert "scratch_photo" not in first
+    text = json.dumps(page, ensure_ascii=False)
+    assert [v for p in PEOPLE for v in planted(p) if v in text] == []
+
+
+def test_sensitive_values_open_for_admins_only_and_are_audited(
+    sessions: sessionmaker[Session], kek: bytes, profiles: list[str]
+) -> None:
+    rows = read(sessions, "profile", viewer=admin(kek), actor=ADMIN)["value"]
+    assert [r["narrative"] for r in rows] == [p.narrative for p in PEOPLE]
+    assert rows[0]["document_photo"] == "doc.jpg"
+    assert {r["full_name"] for r in rows} <= pseudonyms(sessions)
+    with sessions() as session:
+        entries = session.scalars(select(AuditEntry).where(AuditEntry.action == "odata.sensitive"))
+        assert [(e.actor_id, e.subject) for e in entries] == [(ADMIN.id, "profile")]
+    read(sessions, "profile", actor=MANAGER)
+    with sessions() as session:
+        entries = session.scalars(select(AuditEntry).where(AuditEntry.action == "odata.sensitive"))
+        assert len(list(entries)) == 1
+
+
+def test_repeat_table_rows(sessions: sessionmaker[Session], profiles: list[str]) -> None:
+    page = read(sessions, "profile", "Submissions.household", {"$count": "True"})
+    rows = page["value"]
+    assert page["@odata.count"] == 3
+    assert page["@odata.context"].endswith("$metadata#Submissions.household")
+    assert [r["__Submissions-id"] for r in rows] == [profiles[0], profiles[0], profiles[2]]
+    assert [r["member_age"] for r in rows] == ["5-9", "35-39", "5-9"]
+    assert all(HEX40.match(r["__id"]) for r in rows)
+    assert len({r["__id"] for r in rows}) == 3
+    assert {r["member_name"] for r in rows} <= pseudonyms(sessions)
+    assert set(rows[0]) == {"__id", "__Submissions-id", "member_name", "member_age"}
+
+
+def test_expand_nests_the_same_rows(sessions: sessionmaker[Session], profiles: list[str]) -> None:
+    expanded = read(sessions, "profile", args={"$expand": "*"})["value"]
+    table = read(sessions, "profile", "Submissions.household")["value"]
+    nested_rows = [r for row in expanded for r in row["household"]]
+    assert [r["__id"] for r in nested_rows] == [r["__id"] for r in table]
+    assert [r["member_name"] for r in nested_rows] == [r["member_name"] for r in table]
+    assert expanded[1]["household"] == []
+    assert "__Submissions-id" not in nested_rows[0]
+
+
+def test_nested_groups_repeats_and_types(
+    sessions: sessionmaker[Session], nested: list[str]
+) -> None:
+    [first, _] = read(sessions, "nested", args={"$expand": "*"})["value"]
+    assert first["site_info"] == {
+        "altitude": 812.5,
+        "spot": {
+            "type": "Point",
+            "coordinates": [32.85, 39.92, 850],
+            "properties": {"accuracy": 5},
+        },
+        "track": {
+            "type": "LineString",
+            "coordinates": [[32.8, 39.9, 0], [32.81, 39.91, 0]],
+            "properties": {"accuracies": [1, 1]},
+        },
+    }
+    assert first["consent"] == "yes"
+    assert first["visited_at"] == "2026-05-01T10:00:00.000+03:00"
+    [hasan, leyla] = first["household"]
+    assert hasan["details"] == {"size": 3}
+    assert [c["child_age"] for c in hasan["child"]] == ["0-4", "10-14"]
+    assert leyla["child"] == []
+    link = f"Submissions('{nested[0].replace(':', '%3A')}')/household('{hasan['__id']}')/child"
+    assert hasan["child@odata.navigationLink"] == link
+    children = read(sessions, "nested", "Submissions.household.child")["value"]
+    assert [c["__Submissions-household-id"] for c in children] == [hasan["__id"]] * 2 + [
+        read(sessions, "nested", "Submissions.household")["value"][2]["__id"]
+    ]
+    wkt = read(sessions, "nested", args={"$wkt": "true"})["value"][0]["site_info"]
+    assert wkt["spot"] == "POINT (32.85 39.92 850)"
+    assert wkt["track"] == "LINESTRING (32.8 39.9 0,32.81 39.91 0)"
+
+
+def test_navigation_links_resolve(sessions: sessionmaker[Session], nested: list[str]) -> None:
+    [first, _] = read(sessions, "nested", args={"$expand": "*"})["value"]
+    households = read(sessions, "nested", f"Submissions('{nested[0]}')/household")["value"]
+    assert [h["__id"] for h in households] == [h["__id"] for h in first["household"]]
+    hasan = first["household"][0]
+    path = f"Submissions('{nested[0]}')/household('{hasan['__id']}')/child"
+    children = read(sessions, "nested", path)["value"]
+    assert [c["__id"] for c in children] == [c["__id"] for c in hasan["child"]]
+    single = read(sessions, "nested", f"Submissions('{nested[1]}')")
+    assert [r["__id"] for r in single["value"]] == [nested[1]]
+    for missing in (
+        "Submissions('uuid:nope')",
+        "Submissions.nope",
+        "Nope",
+        "Submissions.site_info",
+    ):
+        with pytest.raises(NotFound):
+            read(sessions, "nested", missing)
+
+
+def test_select(sessions: sessionmaker[Session], profiles: list[str]) -> None:
+    args = {"$select": "__id,dob,__system/submitterId,meta/instanceID,household"}
+    row = read(sessions, "profile", args=args)["value"][0]
+    assert row == {
+        "__id": profiles[0],
+        "__system": {"submitterId": None},
+        "dob": "1990",
+        "meta": {"instanceID": profiles[0]},
+        "household@odata.navigationLink": f"Submissions('{profiles[0].replace(':', '%3A')}')"
+        "/household",
+    }
+    assert set(read(sessions, "profile", args={"$select": "__system"})["value"][0]) == {
+        "__id",
+        "__system",
+    }
+    people = read(sessions, "profile", "Submissions.household", {"$select": "__id,member_age"})
+    assert set(people["value"][0]) == {"__id", "member_age"}
+    with_parent = read(
+        sessions, "profile", "Submissions.household", {"$select": "__Submissions-id"}
+    )
+    assert set(with_parent["value"][0]) == {"__id", "__Submissions-id"}
+
+
+@pytest.mark.parametrize(
+    ("table", "select", "problem"),
+    [
+        ("Submissions", "household/member_name", UnsupportedSelect),
+        ("Submissions", "nope", PropertyNotFound),
+        ("Submissions", "__system/nope", PropertyNotFound),
+        ("Submissions.household", "__system", PropertyNotFound),
+        ("Submissions.household", "full_name", PropertyNotFound),
+    ],
+)
+def test_select_refuses_what_is_not_there(
+    sessions: sessionmaker[Session],
+    profiles: list[str],
+    table: str,
+    select: str,
+    problem: type[Exception],
+) -> None:
+    with pytest.raises(problem) as raised:
+        read(sessions, "profile", table, {"$select": select})
+    assert raised.value.code == problem.code  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("edm_type", "text", "wkt", "expected"),
+    [
+        ("Edm.Int64", "42", False, 42),
+        ("Edm.Int64", "30-34", False, None),
+        ("Edm.Decimal", "3.25", False, 3.25),
+        ("Edm.Decimal", "nan", False, None),
+        ("Edm.Boolean", "true", False, True),
+        ("Edm.String", "", False, None),
+        (
+            "Edm.GeographyPoint",
+            "41.01 28.98",
+            False,
+            {"type": "Point", "coordinates": [28.98, 41.01]},
+        ),
+        ("Edm.GeographyPoint", "41.01 28.98", True, "POINT (28.98 41.01)"),
+        ("Edm.GeographyPoint", "41.01", False, None),
+        ("Edm.GeographyPolygon", "1 2;3 4;1 2", True, "POLYGON ((2 1,4 3,2 1))"),
+    ],
+)
+def test_values_are_typed(edm_type: str, text: str, wkt: bool, expected: object) -> None:
+    assert values.convert(edm_type, text, wkt=wkt) == expected
