@@ -7,6 +7,7 @@ every ``.enc`` part before the caller may answer 201; the worker decrypts it lat
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import IO
@@ -31,6 +32,7 @@ from keys import odk
 from keys.errors import ManifestError
 
 MAX_MANIFEST_BYTES = 1_048_576
+READ_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -94,10 +96,22 @@ def _check_part_names(envelope: odk.ODKManifest, parts: Sequence[Part]) -> None:
 
 
 def _read_part(part: Part, limit: int) -> bytes:
-    data = part.stream.read(limit + 1)
-    if len(data) > limit:
-        raise TooLarge(f"part {part.name!r} is larger than {limit} bytes", part=part.name)
-    return data
+    """Read one part whole, allocating only its size (``read(limit)`` would reserve ``limit``)."""
+    stream = part.stream
+    if stream.seekable():
+        start = stream.tell()
+        size = stream.seek(0, io.SEEK_END) - start
+        stream.seek(start)
+        if size > limit:
+            raise TooLarge(f"part {part.name!r} is larger than {limit} bytes", part=part.name)
+        return stream.read(size)
+    chunks, total = [], 0
+    while chunk := stream.read(min(READ_CHUNK, limit + 1 - total)):
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > limit:
+            raise TooLarge(f"part {part.name!r} is larger than {limit} bytes", part=part.name)
+    return b"".join(chunks)
 
 
 def _rewind(parts: Sequence[Part]) -> bool:
