@@ -5,13 +5,39 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import IO, Any
 
-from flask import Flask
+from flask import Flask, Request
 
 from api.config import Instance, Settings, load_settings
 
 log = logging.getLogger(__name__)
+
+
+class CollectorRequest(Request):
+    """A request that closes every temporary file its body was spooled to.
+
+    Werkzeug closes the files of a parsed form, but not those of a body it gave up on
+    (truncated, over the size limit); this closes them too when the request ends.
+    """
+
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> IO[bytes]:
+        stream = super()._get_file_stream(
+            total_content_length, content_type, filename, content_length
+        )
+        self.__dict__.setdefault("_spooled", []).append(stream)
+        return stream
+
+    def close(self) -> None:
+        super().close()
+        for stream in self.__dict__.pop("_spooled", []):
+            stream.close()
 
 
 def create_app(
@@ -25,6 +51,7 @@ def create_app(
 
     settings = settings or load_settings(config)
     app = Flask(__name__)
+    app.request_class = CollectorRequest
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     # Form fields other than files are tiny in OpenRosa; files stream to temporary files.
     app.config["MAX_FORM_MEMORY_SIZE"] = 1024 * 1024
