@@ -32,6 +32,7 @@ from collector.models import (
 )
 from keys import odk
 from keys.errors import DecryptionFailed, KeysError, ManifestError, MissingFile
+from keys.odk import SignatureStatus
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ class Decryptor:
                 return submission.state if submission else "missing"
             try:
                 result = self._decrypt(session, submission)
-                records.store(session, submission, result, self.secrets)
+                _store(session, submission, result, self.secrets)
             except Failure as failure:
                 session.rollback()
                 return self._fail(session, held, failure.reason, failure.detail)
@@ -311,6 +312,25 @@ class Decryptor:
                     wake.clear()
                 else:
                     stop.wait(idle)
+
+
+def _store(
+    session: Session,
+    submission: Submission,
+    result: odk.DecryptedSubmission,
+    secrets: vault.Secrets,
+) -> None:
+    """Store a decrypted submission, blaming the ciphertext when the signature says so."""
+    try:
+        records.store(session, submission, result, secrets)
+    except Failure as failure:
+        if failure.reason == "instance-mismatch" and result.signature == SignatureStatus.INVALID:
+            # A garbled plaintext whose signature does not match is damaged ciphertext (CFB
+            # decrypts a flipped byte into a garbled block), not a device sending another form.
+            raise Failure(
+                "corrupt-file", f"signature mismatch and {failure.detail or 'no valid instance'}"
+            ) from None
+        raise
 
 
 def retry(
