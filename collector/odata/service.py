@@ -36,6 +36,7 @@ from collector.odata.query import (
 )
 from collector.odata.rows import Row, Shaper, row_id
 from collector.odata.values import convert
+from collector.publishing import current_version
 from forms.policy import PIIKind
 
 PAGE_SIZE = 250
@@ -45,7 +46,9 @@ MIN_BATCH = 50
 
 
 def open_schema(session: Session, form: Form) -> Schema:
-    """Return the data model of a form's current published version."""
+    """Return the data model of a form's current published version (404 for a draft only)."""
+    if current_version(session, form.id) is None:
+        raise NotFound(f"form {form.xml_form_id!r} has no published version")
     return schema_for(model_of(session, form))
 
 

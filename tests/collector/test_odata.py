@@ -8,12 +8,12 @@ import xml.etree.ElementTree as ET
 
 import defusedxml.ElementTree
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector.db import session_factory
 from collector.errors import NotFound
-from collector.models import AuditEntry
+from collector.models import AuditEntry, FormVersion
 from collector.odata import edm, values
 from collector.odata.errors import PropertyNotFound, UnsupportedSelect
 from forms.build import build_xform
@@ -359,3 +359,13 @@ def test_select_refuses_what_is_not_there(
 )
 def test_values_are_typed(edm_type: str, text: str, wkt: bool, expected: object) -> None:
     assert values.convert(edm_type, text, wkt=wkt) == expected
+
+
+def test_a_form_without_a_published_version_has_no_tables(
+    sessions: sessionmaker[Session], profiles: list[str]
+) -> None:
+    with sessions() as session:
+        session.execute(update(FormVersion).values(published_at=None))
+        session.commit()
+    with pytest.raises(NotFound):
+        read(sessions, "profile")
