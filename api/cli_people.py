@@ -93,7 +93,7 @@ def create_app_user(
     click.echo(f"token: {token}")
     click.echo(f"Collect server URL: {url}")
     if qr_png is not None:
-        segno.make(collectqr.settings_payload(url, project_name), error="l").save(
+        segno.make_qr(collectqr.settings_payload(url, project_name), error="l").save(
             str(qr_png), scale=6
         )
         click.echo(f"QR code: {qr_png}")

@@ -144,7 +144,7 @@ def _set_up(instance: Instance, origin: str, data_dir: Path) -> None:
         _user, token = appusers.create(session, project.id, "Field team 1", kek, forms=form_ids)
         project_id, project_name = project.id, project.name
     url = collectqr.server_url(origin, token, project_id)
-    qr = segno.make(collectqr.settings_payload(url, project_name), error="l")
+    qr = segno.make_qr(collectqr.settings_payload(url, project_name), error="l")
     png = data_dir / QR_FILE
     png.parent.mkdir(parents=True, exist_ok=True)
     qr.save(str(png), scale=6)
