@@ -265,6 +265,17 @@ class Submission(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime | None]
     processed_at: Mapped[datetime | None]
+    # "odk": an ODK-encrypted envelope (Collect); "sealed": plaintext XML that arrived over the
+    # REST API, sealed under the project's data key on arrival (see collector.submissions).
+    envelope: Mapped[str] = mapped_column(String(8), default="odk", server_default="odk")
+    # Central's review state; NULL is "received".
+    review_state: Mapped[str | None] = mapped_column(String(16))
+    # Edits: every version points at the first one (the logical submission, whose instanceID
+    # names it in the API); only the newest version is current.
+    root_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id", ondelete="RESTRICT"))
+    current: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
+    # The web user who created it through the API (Collect submissions have an app user).
+    creator_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     form_version: Mapped[FormVersion] = relationship()
 
@@ -274,6 +285,13 @@ class Submission(Base):
         CheckConstraint("(state = 'failed') = (reason IS NOT NULL)", name="failed_has_reason"),
         CheckConstraint("received_parts <= expected_parts", name="parts_bounded"),
         Index("ix_submissions_state_id", "state", "id"),
+        CheckConstraint("envelope IN ('odk', 'sealed')", name="envelope_known"),
+        CheckConstraint(
+            "review_state IS NULL OR "
+            "review_state IN ('hasIssues', 'edited', 'approved', 'rejected')",
+            name="review_state_known",
+        ),
+        Index("ix_submissions_root_id", "root_id"),
     )
 
 
@@ -440,4 +458,132 @@ class SubmissionMedia(Base):
 
     __table_args__ = (
         UniqueConstraint("submission_id", "name", name="uq_submission_media_submission_name"),
+    )
+
+
+class UserSession(Base):
+    """A web user's bearer session; only the SHA-256 of its token is stored."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_sessions_expires_at", "expires_at"),)
+
+
+class LoginFailure(Base):
+    """Failed logins per (email, remote address), kept in the database so processes share it."""
+
+    __tablename__ = "login_failures"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    first_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProjectMembership(Base):
+    """A data manager's right to one project (admins need none)."""
+
+    __tablename__ = "project_memberships"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(32), default=Role.DATA_MANAGER.value)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (CheckConstraint("role IN ('data-manager')", name="role_known"),)
+
+
+class SubmissionComment(Base):
+    """A reviewer's comment on a (logical) submission, sealed under the project's data key."""
+
+    __tablename__ = "submission_comments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="RESTRICT"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    key_version: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_submission_comments_submission_id", "submission_id"),)
+
+
+class FormAttachment(Base):
+    """A media or data file a form definition references (``jr://file/…``); NULL data = missing."""
+
+    __tablename__ = "form_attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    form_version_id: Mapped[int] = mapped_column(ForeignKey("form_versions.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    md5: Mapped[str | None] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("form_version_id", "name", name="uq_form_attachments_version_name"),
+        CheckConstraint("(data IS NULL) = (md5 IS NULL)", name="md5_with_data"),
+    )
+
+
+class Dataset(Base):
+    """An entity list (Central's dataset) of a project."""
+
+    __tablename__ = "datasets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="RESTRICT"))
+    name: Mapped[str] = mapped_column(String(200))
+    approval_required: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_datasets_project_name"),)
+
+
+class DatasetProperty(Base):
+    """A property (column) of an entity list."""
+
+    __tablename__ = "dataset_properties"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("dataset_id", "name", name="uq_dataset_properties_dataset_name"),
+    )
+
+
+class Entity(Base):
+    """One entity; its label and data are sealed under the project's data key."""
+
+    __tablename__ = "entities"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="RESTRICT"))
+    uuid: Mapped[str] = mapped_column(String(36))
+    version: Mapped[int] = mapped_column(default=1)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    key_version: Mapped[int]
+    creator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("dataset_id", "uuid", name="uq_entities_dataset_uuid"),
+        CheckConstraint("version > 0", name="version_positive"),
     )
