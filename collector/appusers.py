@@ -135,3 +135,35 @@ def authenticate(session: Session, token: str, project_id: int) -> AppUser:
     if expires is not None and as_utc(expires) <= utcnow():
         raise Forbidden("this app-user token has expired")
     return user
+
+
+def find_by_token(session: Session, token: str) -> AppUser | None:
+    """Return the live app user a token belongs to, whatever its project, or None."""
+    if not TOKEN_PATTERN.fullmatch(token):
+        return None
+    user = session.scalars(
+        select(AppUser).where(AppUser.token_hash == _token_hash(token))
+    ).one_or_none()
+    if user is None or (user.expires_at is not None and as_utc(user.expires_at) <= utcnow()):
+        return None
+    return user
+
+
+def unassign(session: Session, user: AppUser, form: Form) -> bool:
+    """Take a form away from an app user; return False if it was not assigned."""
+    row = session.get(FormAssignment, (user.id, form.id))
+    if row is None:
+        return False
+    session.delete(row)
+    session.flush()
+    return True
+
+
+def assigned_users(session: Session, form: Form) -> list[int]:
+    """Return the ids of the app users a form is assigned to."""
+    stmt = (
+        select(FormAssignment.app_user_id)
+        .where(FormAssignment.form_id == form.id)
+        .order_by(FormAssignment.app_user_id)
+    )
+    return list(session.scalars(stmt))
