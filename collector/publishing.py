@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,6 +17,7 @@ from collector.errors import Conflict, InvalidInput, NotFound
 from collector.models import Form, FormState, FormVersion, utcnow
 from forms.build import BuiltForm, build_xform
 from forms.errors import FormError
+from forms.model import FormModel, parse_xform
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -156,3 +159,73 @@ def set_state(session: Session, project_id: int, xml_form_id: str, state: str) -
     form.state = state
     form.updated_at = utcnow()
     return form
+
+
+XML_TYPE = "application/xml"
+_MODEL = re.compile(rb"<((?:[A-Za-z_][\w.-]*:)?)model\b[^>]*>")
+_ATTRS = re.compile(rb"""([\w.:-]+)\s*=\s*("[^"]*"|'[^']*')""")
+_INSTANCE = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?instance\b([^>]*)>")
+_ELEMENT = re.compile(rb"\s*<([A-Za-z_][\w.:-]*)(\s[^>]*?)?(/?)>")
+_DROPPED = {b"action", b"base64RsaPublicKey"}
+
+
+def _model_span(xml: bytes) -> tuple[bytes, int, int]:
+    """Return the model's namespace prefix and the span of its content."""
+    start = _MODEL.search(xml)
+    end = xml.find(b"</" + start.group(1) + b"model>", start.end()) if start else -1
+    if start is None or end < 0:
+        raise InvalidInput("the XForm has no <model>", code=400.15)
+    return start.group(1), start.end(), end
+
+
+def inject_key(xml: bytes, public_key_b64: str) -> bytes:
+    """Put the project's public key in an XForm's ``<submission>`` (added if missing).
+
+    Any ``action`` is dropped so that Collect sends to the server it was configured with; the
+    rest of the document is left byte for byte as uploaded.
+    """
+    prefix, start, end = _model_span(xml)
+    key = f'base64RsaPublicKey="{public_key_b64}"'.encode()
+    found = re.compile(rb"<" + re.escape(prefix) + rb"submission\b([^>]*?)(/?)>").search(
+        xml, start, end
+    )
+    if found is None:
+        return xml[:start] + b"<" + prefix + b"submission " + key + b"/>" + xml[start:]
+    kept = [m.group(0) for m in _ATTRS.finditer(found.group(1)) if m.group(1) not in _DROPPED]
+    tag = b"<" + prefix + b"submission " + b" ".join([*kept, key]) + found.group(2) + b">"
+    return xml[: found.start()] + tag + xml[found.end() :]
+
+
+def set_version(xml: bytes, version: str) -> bytes:
+    """Set the version attribute of an XForm's primary instance root."""
+    _prefix, start, end = _model_span(xml)
+    for instance in _INSTANCE.finditer(xml, start, end):
+        if re.search(rb"\sid\s*=", instance.group(1)):
+            continue
+        root = _ELEMENT.match(xml, instance.end())
+        if root is None:
+            break
+        attrs = root.group(2) or b""
+        value = b'version="' + escape(version, {'"': "&quot;"}).encode() + b'"'
+        replaced, count = re.subn(rb"""(?<=\s)version\s*=\s*("[^"]*"|'[^']*')""", value, attrs)
+        attrs = replaced if count else attrs + b" " + value
+        head = b"<" + root.group(1) + attrs + root.group(3) + b">"
+        return xml[: root.start(1) - 1] + head + xml[root.end() :]
+    raise InvalidInput("the XForm has no primary instance", code=400.15)
+
+
+def prepare_xform(session: Session, project_id: int, xml: bytes) -> tuple[bytes, FormModel, int]:
+    """Check an uploaded XForm and inject the project's active key; return it and its model."""
+    model = _parse(xml)
+    if not model.form_id:
+        raise InvalidInput("the XForm's primary instance has no id", code=400.15)
+    generation = keyring.active_generation(session, project_id)
+    keyed = inject_key(xml, base64.b64encode(generation.public_key_der).decode())
+    return keyed, _parse(keyed), generation.id
+
+
+def _parse(xml: bytes) -> FormModel:
+    try:
+        return parse_xform(xml)
+    except FormError as exc:
+        raise InvalidInput(f"the XForm is not valid: {exc}", code=400.15) from None
