@@ -47,6 +47,7 @@ class Settings:
     public_url: str | None = None
     worker_lease_seconds: float = 60.0
     missing_media_grace_seconds: float | None = 24 * 3600.0
+    session_ttl_seconds: float = 24 * 3600.0
 
     @property
     def db_url(self) -> str:
@@ -89,6 +90,8 @@ def load_settings(
     if env.get(ENV_PREFIX + "MAX_REQUEST_BYTES"):
         values["max_request_bytes"] = int(env[ENV_PREFIX + "MAX_REQUEST_BYTES"])
     values |= _worker_values(env)
+    if env.get(ENV_PREFIX + "SESSION_TTL"):
+        values["session_ttl_seconds"] = float(env[ENV_PREFIX + "SESSION_TTL"])
     settings = Settings(**values)
     if overrides:
         settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,155 @@
+"""What every REST handler shares: the request's database session, its actor, bodies, answers.
+
+Authentication happens here and only here: a ``Bearer`` token is a web session (a user) or an
+app user's token (refused by every REST endpoint, but audited as the app user). The actor is
+built once per request (``collector.roles.actor_for``) and every domain call receives it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from flask import Flask, Response, current_app, g, jsonify, request
+from marshmallow import Schema, ValidationError
+from sqlalchemy.orm import Session
+
+from api.config import Instance
+from collector import appusers, roles, sessions
+from collector.audit import Actor
+from collector.errors import InvalidInput, TooLarge, Unauthorized
+from collector.roles import Action
+from collector.vault import Secrets
+
+T = TypeVar("T")
+TRUE = frozenset({"true", "1", "yes"})
+FALSE = frozenset({"false", "0", "no"})
+
+
+def instance() -> Instance:
+    """Return the app's opened instance."""
+    found: Instance = current_app.extensions["collector"]
+    return found
+
+
+def db() -> Session:
+    """Return this request's database session (opened on first use, closed at teardown)."""
+    if "api_db" not in g:
+        g.api_db = instance().sessions()
+    session: Session = g.api_db
+    return session
+
+
+def secrets() -> Secrets:
+    """Return this request's project-key cache (it holds the master key)."""
+    if "api_secrets" not in g:
+        g.api_secrets = Secrets(instance().kek)
+    found: Secrets = g.api_secrets
+    return found
+
+
+def bearer() -> str | None:
+    """Return the bearer token of the request, if any."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def actor() -> Actor:
+    """Return the authenticated actor, or raise 401 (no or unknown credentials)."""
+    if "api_actor" in g:
+        found: Actor = g.api_actor
+        return found
+    token = bearer()
+    if token is None:
+        raise Unauthorized("this request needs a session: log in with POST /v1/sessions")
+    user = sessions.authenticate(db(), token)
+    if user is not None:
+        g.api_actor = roles.actor_for(user)
+    else:
+        app_user = appusers.find_by_token(db(), token)
+        if app_user is None:
+            raise Unauthorized()
+        g.api_actor = Actor("app-user", app_user.id, app_user.display_name, "app-user")
+    found = g.api_actor
+    return found
+
+
+def require(action: Action, project_id: int | None = None) -> Actor:
+    """Authenticate and authorise (a refusal is audited); return the actor."""
+    who = actor()
+    roles.require(db(), who, action, project_id)
+    return who
+
+
+def json_body() -> Any:
+    """Return the parsed JSON body, or raise 400.1."""
+    data = request.get_json(silent=True, force=True)
+    if data is None:
+        raise InvalidInput("the request body is not valid JSON", code=400.1)
+    return data
+
+
+def load(schema: Schema, data: Any) -> Any:
+    """Validate a body with a schema; marshmallow's messages become the problem's details."""
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        missing = any(
+            "Missing data for required field." in (v if isinstance(v, list) else [v])
+            for v in messages.values()
+        )
+        raise InvalidInput(
+            "the request body does not match the expected schema",
+            code=400.2 if missing else 400.8,
+            **{str(k): v for k, v in messages.items()},
+        ) from None
+
+
+def raw_body() -> bytes:
+    """Return the raw body (chunked uploads have no Content-Length), bounded by the limit."""
+    limit = instance().settings.max_request_bytes
+    data = request.stream.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge()
+    return data
+
+
+def flag(name: str, default: bool) -> bool:
+    """Read a boolean query parameter, case-insensitively (pyodk sends ``True``/``False``)."""
+    value = request.args.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in TRUE:
+        return True
+    if value.lower() in FALSE:
+        return False
+    raise InvalidInput(f"query parameter {name} must be true or false", code=400.11, name=name)
+
+
+def answer(schema: Schema, value: Any, status: int = 200, *, many: bool = False) -> Response:
+    """Serialise a value with its schema."""
+    response = jsonify(schema.dump(value, many=many))
+    response.status_code = status
+    return response
+
+
+def success() -> Response:
+    """Central's ``{"success": true}``."""
+    return jsonify({"success": True})
+
+
+def commit() -> None:
+    """Commit this request's work."""
+    db().commit()
+
+
+def init_app(app: Flask) -> None:
+    """Close the request's session at the end of every request."""
+
+    @app.teardown_appcontext
+    def close_db(_exc: BaseException | None) -> None:
+        session = g.pop("api_db", None)
+        if session is not None:
+            session.close()
+        g.pop("api_secrets", None)

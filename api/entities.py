@@ -1,0 +1,300 @@
+"""Entity lists (datasets) and entities, as far as pyodk's calls need them.
+
+GET   /v1/projects/<p>/datasets                         POST {name, approvalRequired}
+GET   /v1/projects/<p>/datasets/<name>                  with its properties
+POST  /v1/projects/<p>/datasets/<name>/properties       {name}
+GET   /v1/projects/<p>/datasets/<name>/entities         POST one {uuid?, label, data} or many
+GET   /v1/projects/<p>/datasets/<name>/entities/<uuid>  PATCH (?baseVersion | ?force), DELETE
+GET   /v1/projects/<p>/datasets/<name>.svc/Entities     OData rows ($top $skip $count $select)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import func, select
+
+from api import context
+from api.openapi import operation
+from api.schemas.common import SuccessSchema, iso
+from api.schemas.entities import (
+    DatasetCreateSchema,
+    DatasetSchema,
+    EntityBulkSchema,
+    EntityCreateSchema,
+    EntitySchema,
+    EntityUpdateSchema,
+    PropertyCreateSchema,
+)
+from collector import entities
+from collector.errors import CollectorError, InvalidInput
+from collector.models import Dataset, Entity
+from collector.roles import Action
+
+bp = Blueprint("entities", __name__, url_prefix="/v1/projects/<int:project_id>/datasets")
+CONFLICT_FILTER = "__system/conflict eq null"
+
+
+class ODataNotImplemented(CollectorError):
+    code = 501.1
+    default_message = "this OData option is not implemented for entities"
+
+
+def _dataset_view(dataset: Dataset) -> dict[str, Any]:
+    session = context.db()
+    count = session.scalar(
+        select(func.count()).where(Entity.dataset_id == dataset.id, Entity.deleted_at.is_(None))
+    )
+    props = [
+        {"name": p.name, "odata_name": p.name, "published_at": p.created_at, "forms": []}
+        for p in entities.properties(session, dataset)
+    ]
+    return {
+        "name": dataset.name,
+        "project_id": dataset.project_id,
+        "created_at": dataset.created_at,
+        "approval_required": dataset.approval_required,
+        "entities": int(count or 0),
+        "properties": props,
+    }
+
+
+def _entity_view(dataset: Dataset, entity: Entity) -> dict[str, Any]:
+    opened = entities.contents(context.db(), context.secrets(), dataset, entity)
+    creator = entity.creator_id or 0
+    return {
+        "uuid": entity.uuid,
+        "creator_id": creator,
+        "created_at": entity.created_at,
+        "updated_at": entity.updated_at,
+        "deleted_at": entity.deleted_at,
+        "conflict": None,
+        "current_version": {
+            "label": opened.label,
+            "current": True,
+            "created_at": entity.updated_at or entity.created_at,
+            "creator_id": creator,
+            "user_agent": entity.user_agent or "",
+            "version": entity.version,
+            "base_version": entity.version - 1 if entity.version > 1 else None,
+            "data": opened.data,
+        },
+    }
+
+
+def _dataset(project_id: int, name: str, action: Action) -> tuple[Dataset, Any]:
+    actor = context.require(action, project_id)
+    return entities.get_dataset(context.db(), project_id, name), actor
+
+
+@bp.get("")
+@operation("List entity lists", "project", response=DatasetSchema, many=True)
+def list_datasets(project_id: int) -> Response:
+    """List a project's entity lists."""
+    context.require(Action.ENTITY_READ, project_id)
+    rows = [_dataset_view(d) for d in entities.list_datasets(context.db(), project_id)]
+    return context.answer(DatasetSchema(), rows, many=True)
+
+
+@bp.post("")
+@operation(
+    "Create an entity list",
+    "project",
+    body=DatasetCreateSchema,
+    response=DatasetSchema,
+    errors=(409,),
+)
+def create_dataset(project_id: int) -> Response:
+    """Create an entity list."""
+    actor = context.require(Action.ENTITY_WRITE, project_id)
+    body = context.load(DatasetCreateSchema(), context.json_body())
+    dataset = entities.create_dataset(
+        context.db(), project_id, body["name"], body["approval_required"], actor=actor
+    )
+    result = _dataset_view(dataset)
+    context.commit()
+    return context.answer(DatasetSchema(), result)
+
+
+@bp.get("/<name>")
+@operation("One entity list, with its properties", "project", response=DatasetSchema)
+def get_dataset(project_id: int, name: str) -> Response:
+    """Return an entity list."""
+    dataset, _ = _dataset(project_id, name, Action.ENTITY_READ)
+    return context.answer(DatasetSchema(), _dataset_view(dataset))
+
+
+@bp.post("/<name>/properties")
+@operation(
+    "Add a property", "project", body=PropertyCreateSchema, response=SuccessSchema, errors=(409,)
+)
+def add_property(project_id: int, name: str) -> Response:
+    """Add a property to an entity list."""
+    dataset, actor = _dataset(project_id, name, Action.ENTITY_WRITE)
+    body = context.load(PropertyCreateSchema(), context.json_body())
+    entities.add_property(context.db(), dataset, body["name"], actor=actor)
+    context.commit()
+    return context.success()
+
+
+@bp.get("/<name>/entities")
+@operation("List entities", "project", response=EntitySchema, many=True)
+def list_entities(project_id: int, name: str) -> Response:
+    """List an entity list's live entities."""
+    dataset, _ = _dataset(project_id, name, Action.ENTITY_READ)
+    rows = [_entity_view(dataset, e) for e in entities.list_entities(context.db(), dataset)]
+    return context.answer(EntitySchema(), rows, many=True)
+
+
+def _new(item: dict[str, Any]) -> entities.NewEntity:
+    return entities.NewEntity(item["label"], item.get("data") or {}, item.get("uuid"))
+
+
+@bp.post("/<name>/entities")
+@operation(
+    "Create one entity (EntityCreate), or many ({entities, source}: answers success)",
+    "project",
+    body=EntityCreateSchema,
+    response=EntitySchema,
+    errors=(409,),
+)
+def create_entities(project_id: int, name: str) -> Response:
+    """Create one entity, or many at once (all or none)."""
+    dataset, actor = _dataset(project_id, name, Action.ENTITY_WRITE)
+    data = context.json_body()
+    bulk = isinstance(data, dict) and "entities" in data
+    schema = EntityBulkSchema() if bulk else EntityCreateSchema()
+    body = context.load(schema, data)
+    items = [_new(i) for i in body["entities"]] if bulk else [_new(body)]
+    agent = request.headers.get("User-Agent")
+    created = entities.create_entities(
+        context.db(), context.secrets(), dataset, items, actor=actor, user_agent=agent
+    )
+    result = None if bulk else _entity_view(dataset, created[0])
+    context.commit()
+    return context.success() if result is None else context.answer(EntitySchema(), result)
+
+
+@bp.get("/<name>/entities/<entity_uuid>")
+@operation("One entity", "project", response=EntitySchema)
+def get_entity(project_id: int, name: str, entity_uuid: str) -> Response:
+    """Return an entity."""
+    dataset, _ = _dataset(project_id, name, Action.ENTITY_READ)
+    entity = entities.get_entity(context.db(), dataset, entity_uuid)
+    return context.answer(EntitySchema(), _entity_view(dataset, entity))
+
+
+def _base_version() -> int | None:
+    value = request.args.get("baseVersion")
+    if value is None or value == "":
+        return None
+    if not value.isdigit():
+        raise InvalidInput("baseVersion is a whole number", code=400.11, baseVersion=value)
+    return int(value)
+
+
+@bp.patch("/<name>/entities/<entity_uuid>")
+@operation(
+    "Update an entity (?baseVersion=n, or ?force=true)",
+    "project",
+    body=EntityUpdateSchema,
+    response=EntitySchema,
+    errors=(409,),
+    query=(
+        ("baseVersion", "integer", "the version this update is based on"),
+        ("force", "boolean", "apply whatever the current version"),
+    ),
+)
+def update_entity(project_id: int, name: str, entity_uuid: str) -> Response:
+    """Update an entity's label and/or data as a new version."""
+    dataset, actor = _dataset(project_id, name, Action.ENTITY_WRITE)
+    body = context.load(EntityUpdateSchema(), context.json_body())
+    change = entities.Update(
+        body.get("label"), body.get("data"), _base_version(), context.flag("force", False)
+    )
+    session = context.db()
+    entity = entities.get_entity(session, dataset, entity_uuid)
+    entities.update_entity(session, context.secrets(), dataset, entity, change, actor=actor)
+    result = _entity_view(dataset, entity)
+    context.commit()
+    return context.answer(EntitySchema(), result)
+
+
+@bp.delete("/<name>/entities/<entity_uuid>")
+@operation("Delete an entity", "project", response=SuccessSchema)
+def delete_entity(project_id: int, name: str, entity_uuid: str) -> Response:
+    """Soft-delete an entity."""
+    dataset, actor = _dataset(project_id, name, Action.ENTITY_WRITE)
+    session = context.db()
+    entity = entities.get_entity(session, dataset, entity_uuid)
+    entities.delete_entity(session, dataset, entity, actor=actor)
+    context.commit()
+    return context.success()
+
+
+def _odata_row(dataset: Dataset, entity: Entity, props: list[str]) -> dict[str, Any]:
+    opened = entities.contents(context.db(), context.secrets(), dataset, entity)
+    return {
+        "__id": entity.uuid,
+        "label": opened.label,
+        "__system": {
+            "createdAt": iso(entity.created_at),
+            "creatorId": str(entity.creator_id or ""),
+            "updates": entity.version - 1,
+            "updatedAt": iso(entity.updated_at),
+            "version": entity.version,
+            "conflict": None,
+        },
+        **{p: opened.data.get(p) for p in props},
+    }
+
+
+def _int_option(name: str) -> int | None:
+    value = request.args.get(name)
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise InvalidInput(f"{name} is a whole number", code=400.11)
+    return int(value)
+
+
+def _check_options() -> None:
+    known = {"$top", "$skip", "$count", "$filter", "$select", "$skiptoken"}
+    unknown = sorted(k for k in request.args if k.startswith("$") and k not in known)
+    if unknown:
+        raise ODataNotImplemented(f"OData options {', '.join(unknown)} are not implemented")
+    wanted = request.args.get("$filter")
+    if wanted and " ".join(wanted.split()) != CONFLICT_FILTER:
+        raise ODataNotImplemented(f"entity $filter supports only {CONFLICT_FILTER!r}")
+
+
+@bp.get("/<name>.svc/Entities")
+@operation(
+    "Entities as OData rows",
+    "project",
+    query=(
+        ("$top", "integer", "at most this many"),
+        ("$skip", "integer", "skip this many"),
+        ("$count", "boolean", "add @odata.count"),
+        ("$filter", "string", f"only {CONFLICT_FILTER!r}"),
+        ("$select", "string", "comma-separated properties"),
+    ),
+)
+def odata_entities(project_id: int, name: str) -> Response:
+    """Return an entity list's entities as OData JSON."""
+    dataset, _ = _dataset(project_id, name, Action.ENTITY_READ)
+    _check_options()
+    props = [p.name for p in entities.properties(context.db(), dataset)]
+    live = entities.list_entities(context.db(), dataset)
+    skip, top = _int_option("$skip") or 0, _int_option("$top")
+    page = live[skip : None if top is None else skip + top]
+    rows = [_odata_row(dataset, e, props) for e in page]
+    selected = [s.strip() for s in request.args.get("$select", "").split(",") if s.strip()]
+    if selected:
+        rows = [{k: r.get(k) for k in selected} for r in rows]
+    base = f"{request.host_url.rstrip('/')}/v1/projects/{project_id}/datasets/{name}.svc"
+    doc: dict[str, Any] = {"@odata.context": f"{base}/$metadata#Entities", "value": rows}
+    if context.flag("$count", False):
+        doc["@odata.count"] = len(live)
+    return jsonify(doc)

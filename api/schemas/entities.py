@@ -1,0 +1,94 @@
+"""Entity lists (datasets), their properties and entities."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from api.schemas.common import Timestamp
+
+NAME = validate.Length(min=1, max=200)
+
+
+class PropertySchema(Schema):
+    """A property of an entity list; ``forms`` lists xmlFormIds (strings, as pyodk expects)."""
+
+    name = fields.String(required=True)
+    odata_name = fields.String(data_key="odataName", required=True)
+    published_at = Timestamp(data_key="publishedAt", required=True)
+    forms = fields.List(fields.String(), required=True)
+
+
+class DatasetSchema(Schema):
+    """An entity list."""
+
+    name = fields.String(required=True)
+    project_id = fields.Integer(data_key="projectId", required=True)
+    created_at = Timestamp(data_key="createdAt", required=True)
+    approval_required = fields.Boolean(data_key="approvalRequired", required=True)
+    entities = fields.Integer()
+    properties = fields.List(fields.Nested(PropertySchema))
+
+
+class DatasetCreateSchema(Schema):
+    """``POST /v1/projects/{p}/datasets``."""
+
+    name = fields.String(required=True, validate=NAME)
+    approval_required = fields.Boolean(data_key="approvalRequired", load_default=False)
+
+
+class PropertyCreateSchema(Schema):
+    """``POST …/datasets/{name}/properties``."""
+
+    name = fields.String(required=True, validate=NAME)
+
+
+DATA = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True))
+
+
+class EntityCreateSchema(Schema):
+    """``POST …/entities`` with one entity."""
+
+    uuid = fields.String(validate=validate.Length(min=1, max=36))
+    label = fields.String(required=True, validate=validate.Length(min=1, max=10_000))
+    data = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True), load_default={})
+
+
+class EntityBulkSchema(Schema):
+    """``POST …/entities`` with many (``entities`` and a ``source``)."""
+
+    entities = fields.List(
+        fields.Nested(EntityCreateSchema), required=True, validate=validate.Length(min=1)
+    )
+    source = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True))
+
+
+class EntityUpdateSchema(Schema):
+    """``PATCH …/entities/{uuid}`` (``baseVersion`` or ``force`` come in the query)."""
+
+    label = fields.String(validate=validate.Length(min=1, max=10_000))
+    data = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True))
+
+
+class EntityVersionSchema(Schema):
+    """An entity's current version."""
+
+    label = fields.String(required=True)
+    current = fields.Boolean(required=True)
+    created_at = Timestamp(data_key="createdAt", required=True)
+    creator_id = fields.Integer(data_key="creatorId", required=True)
+    user_agent = fields.String(data_key="userAgent", required=True)
+    version = fields.Integer(required=True)
+    base_version = fields.Integer(data_key="baseVersion", allow_none=True)
+    data = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class EntitySchema(Schema):
+    """An entity."""
+
+    uuid = fields.String(required=True)
+    creator_id = fields.Integer(data_key="creatorId", required=True)
+    created_at = Timestamp(data_key="createdAt", required=True)
+    updated_at = Timestamp(data_key="updatedAt", allow_none=True)
+    deleted_at = Timestamp(data_key="deletedAt", allow_none=True)
+    conflict = fields.String(allow_none=True)
+    current_version = fields.Nested(EntityVersionSchema, data_key="currentVersion", required=True)
