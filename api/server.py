@@ -44,6 +44,8 @@ def configure_logging(level: int = logging.INFO) -> None:
     handler.addFilter(RedactingFilter())
     root.addHandler(handler)
     root.setLevel(level)
+    # Each process checks the schema at start-up; alembic would announce it at INFO.
+    logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
 
 
 class RedactingLogger(Logger):  # type: ignore[misc]
@@ -72,6 +74,10 @@ class CollectorServer(BaseApplication):  # type: ignore[misc]
         for key, value in self.options.items():
             self.cfg.set(key, value)
         self.cfg.set("logger_class", RedactingLogger)
+        if "control_socket_disable" in self.cfg.settings:
+            # Gunicorn >= 25 opens a control socket at one per-user path: two instances on a
+            # host would fight over it, and nothing here manages workers through it.
+            self.cfg.set("control_socket_disable", True)
 
     def load(self) -> Any:
         from api import create_app

@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import keyring, records, submissions, vault
+from collector import keyring, records, vault
 from collector.errors import CollectorError
 from collector.errors import ProcessingFailed as Failure
 from collector.models import (
@@ -199,9 +199,6 @@ class Decryptor:
         return SubmissionState.FAILED.value
 
     def _decrypt(self, session: Session, submission: Submission) -> odk.DecryptedSubmission:
-        if submission.envelope == submissions.SEALED:
-            # Plaintext that arrived over the REST API, sealed under the project's data key.
-            return submissions.open_sealed(session, self.secrets, submission)
         try:
             envelope = odk.parse_manifest(submission.manifest)
         except ManifestError as exc:
@@ -297,6 +294,7 @@ class Decryptor:
         sweep_every: float = 60.0,
     ) -> None:
         """Work until ``stop`` is set; sleep ``idle`` seconds (or until woken) when idle."""
+        log.info("decryption worker started (lease %ss)", self.lease.total_seconds())
         next_sweep = 0.0
         while not stop.is_set():
             count = 0
