@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -38,10 +40,14 @@ def threaded_server(app: Flask) -> Iterator[str]:
         thread.join(5)
 
 
-def wait_until_up(origin: str, timeout: float = 30.0) -> None:
-    """Wait until a server answers on ``origin``."""
+def wait_until_up(
+    origin: str, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Wait until a server answers on ``origin`` (and fail early if its process died)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the server exited with status {process.returncode}")
         try:
             requests.get(origin + "/", timeout=1)
             return
@@ -50,37 +56,76 @@ def wait_until_up(origin: str, timeout: float = 30.0) -> None:
     raise TimeoutError(f"no server on {origin} after {timeout}s")
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
 def collector_command() -> list[str]:
-    """The real console entry point of this environment."""
-    script = Path(sys.executable).with_name("collector")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "api.cli"]
+    """The ``collector`` entry point of this checkout (whatever an installed script points at)."""
+    return [sys.executable, "-m", "api.cli"]
+
+
+def child_env(env: dict[str, str]) -> dict[str, str]:
+    """The environment of a child ``collector`` process: ours, ``env``, this checkout first."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, **env, "PYTHONPATH": path}
+
+
+def run_cli(env: dict[str, str], *args: str, timeout: float = 120) -> str:
+    """Run ``collector ARGS`` in a child process; return its stdout (exit status must be 0)."""
+    done = subprocess.run(
+        [*collector_command(), *args],
+        env=child_env(env),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def kill_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a child and every process it started (its session), as a power cut would."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+@contextmanager
+def spawned(
+    env: dict[str, str], *args: str, log: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``collector ARGS`` as a child in its own session; stop it (and its children) after."""
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(log.open("ab")) if log else subprocess.DEVNULL
+        process = subprocess.Popen(
+            [*collector_command(), *args],
+            env=child_env(env),
+            cwd=ROOT,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(15)
+                except subprocess.TimeoutExpired:
+                    pass
+            kill_group(process)
 
 
 @contextmanager
 def served(
-    env: dict[str, str], *args: str, log: Path | None = None
+    env: dict[str, str], *args: str, log: Path | None = None, port: int | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Run ``collector serve`` as a child process; yield its origin and the process."""
-    port = free_port()
+    port = port or free_port()
     origin = f"http://127.0.0.1:{port}"
-    out = open(log, "ab") if log else subprocess.DEVNULL
-    process = subprocess.Popen(
-        [*collector_command(), "serve", "--port", str(port), *args],
-        env={**os.environ, **env},
-        stdout=out,
-        stderr=out,
-        start_new_session=True,
-    )
-    try:
-        wait_until_up(origin)
+    with spawned(env, "serve", "--port", str(port), *args, log=log) as process:
+        wait_until_up(origin, process=process)
         yield origin, process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if log:
-            out.close()  # type: ignore[union-attr]
