@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import keyring, records, vault
+from collector import keyring, records, submissions, vault
 from collector.errors import CollectorError
 from collector.errors import ProcessingFailed as Failure
 from collector.models import (
@@ -199,6 +199,9 @@ class Decryptor:
         return SubmissionState.FAILED.value
 
     def _decrypt(self, session: Session, submission: Submission) -> odk.DecryptedSubmission:
+        if submission.envelope == submissions.SEALED:
+            # Plaintext that arrived over the REST API, sealed under the project's data key.
+            return submissions.open_sealed(session, self.secrets, submission)
         try:
             envelope = odk.parse_manifest(submission.manifest)
         except ManifestError as exc:
