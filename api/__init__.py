@@ -47,7 +47,7 @@ def create_app(
     start_workers: bool | None = None,
 ) -> Flask:
     """Create the WSGI app; ``config`` overrides settings by field name (tests use it)."""
-    from api import central, errors, openrosa
+    from api import central, errors, odata, openrosa
 
     settings = settings or load_settings(config)
     app = Flask(__name__)
@@ -62,6 +62,7 @@ def create_app(
     errors.init_app(app)
     app.register_blueprint(openrosa.bp)
     central.init_app(app)
+    app.register_blueprint(odata.bp)
     if start_workers if start_workers is not None else settings.in_process_workers:
         start_worker_thread(app)
     return app

@@ -1,0 +1,81 @@
+"""OData for pyodk, Excel and Power BI: a form's pseudonymised tables, as Central serves them.
+
+GET /v1/projects/<p>/forms/<f>.svc                       service document
+GET /v1/projects/<p>/forms/<f>.svc/$metadata             CSDL (application/xml)
+GET /v1/projects/<p>/forms/<f>.svc/Submissions           $top $skip $count $filter $select
+GET /v1/projects/<p>/forms/<f>.svc/Submissions.<repeat>  $expand=* $wkt $skiptoken
+GET /v1/projects/<p>/forms/<f>.svc/Submissions('<id>')[/<repeat>…]
+
+Readers are data managers of the project and admins; only admins see sensitive values (each
+such read is audited), and nobody gets an identifier's original through OData.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+from flask import Blueprint, Response, current_app, request
+
+from api import context
+from collector import odata, publishing
+from collector.dataset import Viewer
+from collector.models import Form, Role
+from collector.roles import Action
+
+bp = Blueprint("odata", __name__, url_prefix="/v1/projects/<int:project_id>/forms")
+
+XML_TYPE = "application/xml"
+
+
+def _origin() -> str:
+    return context.instance().settings.public_url or request.host_url.rstrip("/")
+
+
+def _form(project_id: int, xml_form_id: str) -> tuple[Form, str]:
+    """Authorise the reader and return the form and its service URL."""
+    context.require(Action.SUBMISSION_READ, project_id)
+    form = publishing.get_form(context.db(), project_id, xml_form_id)
+    url = f"{_origin()}/v1/projects/{project_id}/forms/{quote(xml_form_id, safe='')}.svc"
+    return form, url
+
+
+def _json(body: object) -> Response:
+    response = Response(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        content_type=odata.JSON_TYPE,
+    )
+    response.headers["OData-Version"] = "4.0"
+    return response
+
+
+@bp.get("/<xml_form_id>.svc", strict_slashes=False)
+def service_document(project_id: int, xml_form_id: str) -> Response:
+    """The OData service document: one entity set per table of the form."""
+    form, url = _form(project_id, xml_form_id)
+    return _json(odata.service_document(context.db(), form, url))
+
+
+@bp.get("/<xml_form_id>.svc/<path:target>")
+def resource(project_id: int, xml_form_id: str, target: str) -> Response:
+    """``$metadata`` (CSDL) or a page of rows of a table."""
+    form, url = _form(project_id, xml_form_id)
+    session = context.db()
+    if target == "$metadata":
+        response = Response(odata.metadata(session, form), content_type=XML_TYPE)
+        response.headers["OData-Version"] = "4.0"
+        return response
+    actor = context.actor()
+    admin = actor.role == Role.ADMIN.value
+    viewer = Viewer(context.secrets(), sensitive=True) if admin else Viewer()
+    page = odata.read(
+        session,
+        form,
+        target,
+        request.args.to_dict(flat=True),
+        viewer=viewer,
+        service_url=url,
+        actor=actor,
+        page_size=int(current_app.config.get("ODATA_PAGE_SIZE", odata.PAGE_SIZE)),
+    )
+    return _json(page)
