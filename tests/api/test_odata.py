@@ -1,0 +1,215 @@
+"""OData over real HTTP on loopback: session tokens, Central's envelopes and problems, pyodk.
+
+A project with the profile survey gets planted people through the real pipeline; a data
+manager and an admin then read it with ``requests`` and with pyodk's ``get_table`` (pandas on
+top, as pyodk's documentation shows). Every body is searched for the planted plaintext.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import defusedxml.ElementTree
+import pandas as pd
+import pytest
+import requests
+from flask import Flask
+from pyodk.client import Client
+from sqlalchemy import select
+
+from api.config import Instance
+from collector import roles, users
+from collector.audit import CLI
+from collector.db import transaction
+from collector.models import AuditEntry, Project
+from tests.collector.odata_support import NOTES, PEOPLE, planted, profile_xml
+from tests.support.pipeline import process_all, publish, submit
+from tests.support.server import threaded_server
+from tests.support.site import instance_of
+from tests.support.xlsform import PROFILE
+
+PASSWORD = "correct horse battery"
+JSON_TYPE = "application/json;odata.metadata=minimal"
+
+
+@dataclass
+class Site:
+    origin: str
+    project_id: int
+    instance_ids: list[str]
+    instance: Instance
+
+    def svc(self, form: str = "profile") -> str:
+        return f"{self.origin}/v1/projects/{self.project_id}/forms/{form}.svc"
+
+    def login(self, email: str) -> requests.Session:
+        http = requests.Session()
+        answer = http.post(
+            f"{self.origin}/v1/sessions", json={"email": email, "password": PASSWORD}, timeout=30
+        )
+        assert answer.status_code == 200, answer.text
+        http.headers["Authorization"] = f"Bearer {answer.json()['token']}"
+        return http
+
+
+def _load(app: Flask) -> tuple[int, list[str]]:
+    instance = instance_of(app)
+    with transaction(instance.sessions) as session:
+        version = publish(session, instance.kek, PROFILE)
+        project_id = version.form.project_id
+        users.create(session, "admin@example.org", "admin", PASSWORD)
+        manager = users.create(session, "dm@example.org", "data-manager", PASSWORD)
+        users.create(session, "other@example.org", "data-manager", PASSWORD)
+        project = session.get(Project, project_id)
+        assert project is not None
+        roles.add_member(session, project, manager, actor=CLI)
+    with instance.sessions() as session:
+        ids = [submit(session, version, profile_xml(p)) for p in PEOPLE]
+    process_all(instance.sessions, instance.kek)
+    return project_id, ids
+
+
+@pytest.fixture
+def site(app: Flask) -> Iterator[Site]:
+    """The app (closed by conftest) with the profile survey loaded, served on loopback."""
+    project_id, ids = _load(app)
+    with threaded_server(app) as origin:
+        yield Site(origin, project_id, ids, instance_of(app))
+
+
+def secrets_in(text: str, *, narratives: bool = True) -> list[str]:
+    """Return the planted values found in a response body."""
+    found = [v for p in PEOPLE for v in planted(p) if v in text]
+    return found if narratives else [v for v in found if "narrative" not in v]
+
+
+def test_data_manager_reads_pseudonymised_tables(site: Site) -> None:
+    http = site.login("dm@example.org")
+    bodies: list[str] = []
+    document = http.get(site.svc(), timeout=30)
+    assert document.status_code == 200
+    assert document.headers["Content-Type"] == JSON_TYPE
+    assert [t["name"] for t in document.json()["value"]] == ["Submissions", "Submissions.household"]
+    metadata = http.get(f"{site.svc()}/$metadata", timeout=30)
+    assert metadata.headers["Content-Type"].startswith("application/xml")
+    assert defusedxml.ElementTree.fromstring(metadata.content).get("Version") == "4.0"
+    first = http.get(f"{site.svc()}/Submissions?%24top=2&%24count=True&%24wkt=True", timeout=30)
+    assert first.status_code == 200, first.text
+    page = first.json()
+    assert page["@odata.context"] == f"{site.svc()}/$metadata#Submissions"
+    assert page["@odata.count"] == 3
+    assert [r["__id"] for r in page["value"]] == site.instance_ids[:2]
+    assert page["value"][0]["location"] == "POINT (28.98 41.01)"
+    assert page["value"][0]["narrative"] is None
+    second = http.get(page["@odata.nextLink"], timeout=30)
+    assert [r["__id"] for r in second.json()["value"]] == site.instance_ids[2:]
+    expanded = http.get(f"{site.svc()}/Submissions", params={"$expand": "*"}, timeout=30)
+    link = expanded.json()["value"][0]["household@odata.navigationLink"]
+    household = http.get(f"{site.svc()}/{link}", timeout=30)
+    assert household.status_code == 200, household.text
+    assert len(household.json()["value"]) == 2
+    bodies += [document.text, metadata.text, first.text, second.text, expanded.text, household.text]
+    assert secrets_in("".join(bodies)) == []
+
+
+def test_admin_sees_sensitive_values_and_is_audited(site: Site) -> None:
+    http = site.login("admin@example.org")
+    rows = http.get(f"{site.svc()}/Submissions", timeout=30).json()["value"]
+    assert [r["narrative"] for r in rows] == [p.narrative for p in PEOPLE]
+    assert secrets_in(json.dumps(rows, ensure_ascii=False), narratives=False) == []
+    with site.instance.sessions() as session:
+        actions = session.scalars(
+            select(AuditEntry.action).where(AuditEntry.action == "odata.sensitive")
+        ).all()
+    assert actions == ["odata.sensitive"]
+
+
+@pytest.mark.parametrize(
+    ("case", "path", "code"),
+    [
+        ("expand one repeat", "Submissions?%24expand=household", 501.6),
+        ("select with expand", "Submissions?$expand=*&$select=__id", 501.11),
+        ("unknown option", "Submissions?%24orderby=__id", 501.1),
+        ("filter syntax", "Submissions?$filter=group_size%20eq", 400.18),
+        ("filter function", "Submissions?$filter=contains(full_name,'A')", 501.4),
+        ("select unknown", "Submissions?$select=secret", 400.23),
+        ("top not a number", "Submissions?$top=all", 400.11),
+        ("unknown table", "Submissions.nope", 404.1),
+        ("unknown submission", "Submissions('uuid:nope')", 404.1),
+    ],
+)
+def test_problems_are_centrals(site: Site, case: str, path: str, code: float) -> None:
+    answer = site.login("dm@example.org").get(f"{site.svc()}/{path}", timeout=30)
+    assert answer.status_code == int(code), case
+    body = answer.json()
+    assert body["code"] == code
+    assert set(body) == {"code", "message", "details"}
+
+
+def test_who_may_read(site: Site) -> None:
+    url = f"{site.svc()}/Submissions"
+    assert requests.get(url, timeout=30).status_code == 401
+    bad = requests.get(url, headers={"Authorization": "Bearer " + "x" * 64}, timeout=30)
+    assert bad.status_code == 401
+    assert site.login("other@example.org").get(url, timeout=30).status_code == 403
+    unknown_form = site.login("dm@example.org").get(f"{site.svc('nope')}/Submissions", timeout=30)
+    assert unknown_form.status_code == 404
+
+
+def pyodk_client(site: Site, tmp_path: Path, email: str) -> Client:
+    config = tmp_path / "pyodk_config.toml"
+    config.write_text(
+        f'[central]\nbase_url = "{site.origin}"\nusername = "{email}"\n'
+        f'password = "{PASSWORD}"\ndefault_project_id = {site.project_id}\n'
+    )
+    return Client(config_path=str(config), cache_path=str(tmp_path / "pyodk_cache.toml"))
+
+
+def test_pyodk_get_table_and_pandas(site: Site, tmp_path: Path) -> None:
+    with pyodk_client(site, tmp_path, "dm@example.org") as client:
+        table: dict[str, Any] = client.submissions.get_table(
+            form_id="profile", project_id=site.project_id, expand="*", wkt=True, count=True
+        )
+        people = client.submissions.get_table(
+            form_id="profile", table_name="Submissions.household", select="__id,member_name"
+        )
+        filtered = client.submissions.get_table(
+            form_id="profile", skip=1, top=2, count=True, wkt=True,
+            filter="__system/submitterId eq 5", expand="*",
+        )  # fmt: skip
+        recent = client.submissions.get_table(
+            form_id="profile", filter="__system/submissionDate gt 2020-01-01 and group_size ge 2"
+        )
+    assert table["@odata.count"] == 3
+    assert [r["__id"] for r in table["value"]] == site.instance_ids
+    assert [len(r["household"]) for r in table["value"]] == [2, 0, 1]
+    assert [set(r) for r in people["value"]] == [{"__id", "member_name"}] * 3
+    assert filtered["value"] == []
+    assert filtered["@odata.count"] == 0
+    assert [r["__id"] for r in recent["value"]] == [site.instance_ids[0], site.instance_ids[2]]
+    frame = pd.json_normalize(data=table["value"], sep="/")
+    assert len(frame) == 3
+    assert {"__id", "__system/submissionDate", "full_name", "dob", "location"} <= set(frame)
+    assert list(frame["dob"]) == ["1990", "1984", "2001"]
+    assert frame["full_name"].str.match(r"^P[0-9A-Z]{3}(-[0-9A-Z]{4}){4}$").all()
+    every = json.dumps([table, people, filtered, recent], ensure_ascii=False)
+    assert secrets_in(every) == []
+    assert NOTES not in every
+
+
+def test_pyodk_pages_follow_next_links(app: Flask, site: Site, tmp_path: Path) -> None:
+    """pyodk's get_table returns one page; the rest are a GET of each @odata.nextLink away."""
+    app.config["ODATA_PAGE_SIZE"] = 2
+    with pyodk_client(site, tmp_path, "dm@example.org") as client:
+        page = client.submissions.get_table(form_id="profile", count=True)
+        assert len(page["value"]) == 2
+        assert page["@odata.count"] == 3
+        rows = list(page["value"])
+        while "@odata.nextLink" in page:
+            page = client.session.get(page["@odata.nextLink"]).json()
+            rows += page["value"]
+    assert [r["__id"] for r in rows] == site.instance_ids
