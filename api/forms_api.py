@@ -113,6 +113,7 @@ def list_forms(project_id: int) -> Response:
     """List a project's forms (with a published version or a draft)."""
     context.require(Action.FORM_READ, project_id)
     session = context.db()
+    keyring.get_project(session, project_id)
     forms = session.scalars(
         select(Form).where(Form.project_id == project_id).order_by(Form.xml_form_id)
     )
