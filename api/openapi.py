@@ -130,7 +130,8 @@ def _collect(schema: type[Schema], found: dict[str, type[Schema]]) -> None:
             _collect(_nested(inner), found)
 
 
-def _path(rule: str) -> tuple[str, list[dict[str, Any]]]:
+def path_template(rule: str) -> tuple[str, list[dict[str, Any]]]:
+    """Turn a Werkzeug rule into an OpenAPI path template and its path parameters."""
     params = [
         {
             "name": name,
@@ -208,7 +209,7 @@ def document(app: Flask) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     found: dict[str, type[Schema]] = {"Problem": ProblemSchema, "Success": SuccessSchema}
     for method, rule, endpoint, op in operations(app):
-        path, params = _path(rule)
+        path, params = path_template(rule)
         paths.setdefault(path, {})[method.lower()] = _operation(op, params, f"{endpoint}.{method}")
         for schema in (op.body, op.response):
             if schema is not None:

@@ -42,9 +42,6 @@ class PropertyCreateSchema(Schema):
     name = fields.String(required=True, validate=NAME)
 
 
-DATA = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True))
-
-
 class EntityCreateSchema(Schema):
     """``POST …/entities`` with one entity."""
 
