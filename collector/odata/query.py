@@ -29,6 +29,7 @@ from collector.odata.errors import (
 )
 from collector.odata.filter import Target
 from collector.odata.rows import Selection
+from collector.odata.versions import logical, submitter
 
 KNOWN_OPTIONS = frozenset(
     {"$top", "$skip", "$count", "$wkt", "$filter", "$expand", "$select", "$skiptoken", "$format"}
@@ -244,10 +245,10 @@ def resolver(table: Node) -> Callable[[str], Target]:
                 raise PropertyNotFound(name)
             return Target(name, _SYSTEM_KINDS.get(part, "string"), _system_column(part))
         if name == "__id":
-            return Target(name, "string", Submission.instance_id if table.kind == "root" else None)
+            return Target(name, "string", logical("instance_id") if table.kind == "root" else None)
         if table.kind == "repeat" and name == table.parent_key:
-            column = Submission.instance_id if table.parent_key == "__Submissions-id" else None
-            return Target(name, "string", column)
+            top = table.parent_key == "__Submissions-id"
+            return Target(name, "string", logical("instance_id") if top else None)
         node = _walk(table, name)
         if node is None:
             raise PropertyNotFound(name)
@@ -263,12 +264,13 @@ def resolver(table: Node) -> Callable[[str], Target]:
 
 
 def _system_column(part: str) -> ColumnElement[Any] | None:
-    columns = {
-        "submissionDate": Submission.created_at,
-        "updatedAt": Submission.updated_at,
-        "submitterId": Submission.submitter_id,
-        "deviceId": Submission.device_id,
-        "reviewState": getattr(Submission, "review_state", None),
-    }
-    column = columns.get(part)
-    return None if column is None else column.expression
+    """Return the SQL of a metadata property, or None when it is evaluated on rows."""
+    if part == "submissionDate":
+        return logical("created_at")
+    if part == "reviewState":
+        return logical("review_state")
+    if part == "submitterId":
+        return submitter()
+    if part == "deviceId":
+        return Submission.device_id.expression
+    return None

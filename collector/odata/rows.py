@@ -19,11 +19,17 @@ from urllib.parse import quote
 from sqlalchemy.orm import Session
 
 from collector.dataset import Entry, Renderer
-from collector.models import AppUser, as_utc
+from collector.models import AppUser, User, as_utc
 from collector.odata.edm import SUBMISSIONS, Node, Schema, segments_below
 from collector.odata.values import convert
+from collector.odata.versions import Versions
 
 Row = dict[str, Any]
+
+
+def _xml_parts(sub: Any) -> int:
+    """Return how many of a submission's parts are its XML rather than attachments."""
+    return 1 if getattr(sub, "envelope", "odk") == "odk" else 0
 
 
 def timestamp(moment: datetime | None) -> str | None:
@@ -58,16 +64,15 @@ class Record:
     """One entry's repeat rows indexed by key and by parent (built once per submission)."""
 
     entry: Entry
+    #: The instanceID that names the submission: its first version's (see versions.py).
+    instance_id: str
     by_key: dict[str, tuple[Node, dict[str, Any]]] = field(default_factory=dict)
     children: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
-    def instance_id(self) -> str:
-        return str(self.entry.submission.instance_id)
-
-    @property
     def root_key(self) -> str:
-        return str(self.entry.document.get("instanceId") or self.instance_id)
+        """Return the key the record's top-level repeat entries name as their parent."""
+        return str(self.entry.document.get("instanceId") or self.entry.submission.instance_id)
 
     def level(self, key: str, table_path: str) -> str | None:
         """Return the key of the row at a table's level on the way up from ``key``."""
@@ -89,11 +94,16 @@ class Shaper:
     wkt: bool = False
     expand: bool = False
     selection: Selection | None = None
-    _names: dict[int, str | None] = field(default_factory=dict)
+    versions: Versions = field(init=False)
+    _names: dict[tuple[str, int], str | None] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.versions = Versions(self.session)
 
     def record(self, entry: Entry) -> Record:
         """Index an entry's repeat rows."""
-        record = Record(entry)
+        first = self.versions.first(entry.submission)
+        record = Record(entry, str(first.instance_id))
         for path, rows in entry.document.get("repeats", {}).items():
             node = self.schema.nodes.get(path)
             if node is None:
@@ -107,28 +117,32 @@ class Shaper:
     def system(self, entry: Entry) -> dict[str, Any]:
         """Return the submission's metadata with Python values (times, ints)."""
         sub = entry.submission
+        first = self.versions.first(sub)
+        updated = first.updated_at or sub.updated_at
         return {
-            "submissionDate": as_utc(sub.created_at),
-            "updatedAt": as_utc(sub.updated_at) if sub.updated_at else None,
-            "submitterId": sub.submitter_id,
-            "submitterName": self._submitter(sub.submitter_id),
-            "attachmentsPresent": max(sub.received_parts - 1, 0),
-            "attachmentsExpected": max(sub.expected_parts - 1, 0),
+            "submissionDate": as_utc(first.created_at),
+            "updatedAt": as_utc(updated) if updated else None,
+            "submitterId": first.submitter_id or first.creator_user_id,
+            "submitterName": self._submitter(first),
+            "attachmentsPresent": max(sub.received_parts - _xml_parts(sub), 0),
+            "attachmentsExpected": max(sub.expected_parts - _xml_parts(sub), 0),
             "status": None,
-            "reviewState": getattr(sub, "review_state", None),
+            "reviewState": first.review_state,
             "deviceId": sub.device_id,
-            "edits": 0,
+            "edits": self.versions.edit_count(sub),
             "formVersion": entry.document.get("version") or "",
             "deletedAt": None,
         }
 
-    def _submitter(self, user_id: int | None) -> str | None:
-        if user_id is None:
+    def _submitter(self, first: Any) -> str | None:
+        """Return the display name of an app user, or of the web user who sent it."""
+        key = ("app", first.submitter_id) if first.submitter_id else ("user", first.creator_user_id)
+        if key[1] is None:
             return None
-        if user_id not in self._names:
-            user = self.session.get(AppUser, user_id)
-            self._names[user_id] = user.display_name if user else None
-        return self._names[user_id]
+        if key not in self._names:
+            user = self.session.get(AppUser if key[0] == "app" else User, key[1])
+            self._names[key] = getattr(user, "display_name", None)
+        return self._names[key]
 
     def root(self, record: Record, system: dict[str, Any]) -> tuple[Row, dict[str, Any]]:
         """Return a submission's root row and its rendered values."""

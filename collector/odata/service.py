@@ -36,6 +36,7 @@ from collector.odata.query import (
 )
 from collector.odata.rows import Row, Shaper, row_id
 from collector.odata.values import convert
+from collector.odata.versions import CURRENT, named
 from collector.publishing import current_version
 from forms.policy import PIIKind
 
@@ -72,6 +73,7 @@ class _Scan:
         start = 0 if after is None else after.submission - (0 if self.is_root else 1)
         for found in entries(self.session, self.form, batch=batch, after_id=start, where=self.sql):
             self.shaper.renderer.prefetch([e.document for e in found])
+            self.shaper.versions.load(e.submission for e in found)
             for entry in found:
                 yield from self._rows(entry, after)
 
@@ -206,15 +208,16 @@ def _scan(
     selection = parse_select(table, options.select) if options.select else None
     expr = parse(options.filter, resolver(table)) if options.filter else None
     sql, rest = split(expr)
+    sql.append(CURRENT)
     if resource.instance_id is not None:
-        sql.append(Submission.instance_id == resource.instance_id)
+        sql.append(named(form.id, resource.instance_id))
     renderer = Renderer(session, form.project_id, viewer)
     shaper = Shaper(session, schema, renderer, options.wkt, options.expand, selection)
     return _Scan(session, form, resource, shaper, sql, rest)
 
 
 def _require_submission(scan: _Scan, instance_id: str) -> None:
-    stmt = scan._base(Submission.id).where(Submission.instance_id == instance_id).limit(1)
+    stmt = scan._base(Submission.id).limit(1)
     if scan.session.scalar(stmt) is None:
         raise NotFound("Could not find the resource you were looking for.")
 
