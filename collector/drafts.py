@@ -20,6 +20,7 @@ from collector import audit, keyring, publishing
 from collector.audit import Actor
 from collector.errors import Conflict, InvalidInput, NotFound
 from collector.models import Form, FormAttachment, FormState, FormVersion, utcnow
+from forms.policy import PIIPolicy
 
 XLS_TYPE = "application/vnd.ms-excel"
 XML_TYPES = frozenset({publishing.XML_TYPE, "text/xml"})
@@ -77,7 +78,7 @@ def definition_from(
             model.form_id,
             model.version,
             model.title or model.form_id,
-            "{}",
+            PIIPolicy().to_json(),
             generation_id,
             data,
             publishing.XML_TYPE,

@@ -246,3 +246,21 @@ def test_duplicate_form_ids_and_closed_forms(setup: tuple[Central, int, str]) ->
     bad = api.patch(f"/v1/projects/{project}/forms/water", json={"state": "gone"})
     assert bad.status_code == 400
     assert "state" in bad.get_json()["details"]
+
+
+def test_an_uploaded_xform_takes_submissions(setup: tuple[Central, int, str]) -> None:
+    central, project, token = setup
+    api = central.api(token)
+    url = f"/v1/projects/{project}/forms"
+    assert (
+        api.post(f"{url}?publish=true", data=XFORM.encode(), content_type="text/xml").status_code
+        == 200
+    )
+    instance = (
+        b'<data id="water" version="3"><well>W1</well>'
+        b"<meta><instanceID>uuid:w1</instanceID></meta></data>"
+    )
+    created = api.post(f"{url}/water/submissions", data=instance, content_type="application/xml")
+    assert created.status_code == 200, created.get_json()
+    central.drain()
+    assert api.get(f"{url}/water/submissions/uuid%3Aw1").get_json()["status"] == "processed"
