@@ -47,7 +47,7 @@ def create_app(
     start_workers: bool | None = None,
 ) -> Flask:
     """Create the WSGI app; ``config`` overrides settings by field name (tests use it)."""
-    from api import central, errors, odata, openrosa
+    from api import admin_api, central, errors, exports_api, odata, openrosa
 
     settings = settings or load_settings(config)
     app = Flask(__name__)
@@ -63,6 +63,8 @@ def create_app(
     app.register_blueprint(openrosa.bp)
     central.init_app(app)
     app.register_blueprint(odata.bp)
+    app.register_blueprint(exports_api.bp)
+    app.register_blueprint(admin_api.bp)
     if start_workers if start_workers is not None else settings.in_process_workers:
         start_worker_thread(app)
     return app

@@ -93,6 +93,7 @@ def _values(cast: Cast, endpoint: str) -> dict[str, Any]:
         "entity_uuid": ENTITY,
         "token": "current",
         "target": "Submissions",
+        "generation": 1,
     }
 
 
@@ -162,13 +163,18 @@ def test_role(cast: Cast, operation: tuple[str, str, str, str], role: str) -> No
     before = central.counts()
     response = central.api(token).request(method, url, json={})
     allowed = role in ALLOWED[access]
+    hint = (
+        f"{endpoint} answered {response.status_code} to {role} but is documented as {access!r}; "
+        "an undocumented view counts as 'project': declare who may call it with "
+        "api.openapi.operation(summary, access)"
+    )
     if allowed:
-        assert response.status_code not in (401, 403), response.get_json()
+        assert response.status_code not in (401, 403), hint
         # 501 is a deliberate answer (a submission's plaintext XML); other 5xx are bugs.
         assert response.status_code < 500 or response.status_code == 501, response.get_data()
         return
     expected = 401 if role == "anonymous" else 403
-    assert response.status_code == expected, response.get_json()
+    assert response.status_code == expected, hint
     assert response.get_json()["code"] == (401.2 if expected == 401 else 403.1)
     assert central.counts() == before
     if role != "anonymous":

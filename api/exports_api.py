@@ -1,0 +1,124 @@
+"""Exports over HTTP, as Central serves them: ``submissions.csv.zip`` and ``submissions.csv``.
+
+    GET|POST /v1/projects/<p>/forms/<f>/submissions.csv.zip   root CSV + one per repeat
+    GET|POST /v1/projects/<p>/forms/<f>/submissions.csv       the root table only
+    GET      /v1/projects/<p>/forms/<f>/submissions.jsonl     one JSON object per submission
+
+Values are pseudonymised (identifiers as their pseudonym). Sensitive values are opened for
+admins only. ``?profile=reidentified&reason=…`` gives originals to an admin, audited. The file
+is written to a temporary file and streamed from it, so memory stays flat for any size; the
+reconciliation summary travels in the zip (``summary.json``) and in the
+``X-Collector-Summary`` header.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from typing import IO, Any
+
+from flask import Blueprint, Response, request
+
+from api import context
+from api.openapi import operation
+from collector import export, publishing
+from collector.dataset import Viewer
+from collector.models import Role
+from collector.roles import Action
+
+bp = Blueprint("exports", __name__, url_prefix="/v1/projects/<int:project_id>/forms")
+CHUNK = 256 * 1024
+QUERY = (
+    ("profile", "string", "pseudonymised (default) or reidentified (admin, with a reason)"),
+    ("reason", "string", "why a re-identified export is needed (audited)"),
+)
+
+
+def _viewer(profile: str) -> Viewer:
+    who = context.actor()
+    return Viewer(
+        context.secrets(),
+        sensitive=who.role == Role.ADMIN.value,
+        reidentify=profile == "reidentified",
+    )
+
+
+def _params() -> tuple[str, str]:
+    body = request.get_json(silent=True) if request.method == "POST" else None
+    values = {**request.args, **(body if isinstance(body, dict) else {})}
+    return str(values.get("profile", "pseudonymised")), str(values.get("reason", ""))
+
+
+def _stream(handle: IO[bytes]) -> Iterator[bytes]:
+    try:
+        handle.seek(0)
+        while chunk := handle.read(CHUNK):
+            yield chunk
+    finally:
+        handle.close()
+
+
+def _export(project_id: int, xml_form_id: str, kind: str) -> tuple[IO[bytes], dict[str, Any]]:
+    who = context.require(Action.EXPORT, project_id)
+    form = publishing.get_form(context.db(), project_id, xml_form_id)
+    profile, reason = _params()
+    handle = tempfile.TemporaryFile()
+    write = export.write_jsonl if kind == "jsonl" else export.write_csv_zip
+    try:
+        summary = write(
+            handle,
+            context.db(),
+            form,
+            actor=who,
+            viewer=_viewer(profile),
+            profile=profile,
+            reason=reason,
+        )
+    except BaseException:
+        handle.close()
+        raise
+    return handle, summary
+
+
+def _send(handle: IO[bytes], mimetype: str, filename: str, summary: dict[str, Any]) -> Response:
+    response = Response(_stream(handle), mimetype=mimetype, direct_passthrough=True)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["X-Collector-Summary"] = json.dumps(
+        {k: summary[k] for k in ("received", "processed", "exported", "failed")}
+    )
+    return response
+
+
+@bp.route("/<xml_form_id>/submissions.csv.zip", methods=["GET", "POST"])
+@operation(
+    "Export as CSV zip (root and repeat tables, summary)",
+    "project",
+    produces="application/zip",
+    query=QUERY,
+)
+def csv_zip(project_id: int, xml_form_id: str) -> Response:
+    """The CSV zip export."""
+    handle, summary = _export(project_id, xml_form_id, "zip")
+    return _send(handle, "application/zip", f"{xml_form_id}.csv.zip", summary)
+
+
+@bp.route("/<xml_form_id>/submissions.csv", methods=["GET", "POST"])
+@operation("Export the root table as CSV", "project", produces="text/csv", query=QUERY)
+def root_csv(project_id: int, xml_form_id: str) -> Response:
+    """The root table alone, as Central's ``submissions.csv``."""
+    handle, summary = _export(project_id, xml_form_id, "zip")
+    out = tempfile.TemporaryFile()
+    with handle, zipfile.ZipFile(handle) as archive, archive.open(f"{xml_form_id}.csv") as raw:
+        while chunk := raw.read(CHUNK):
+            out.write(chunk)
+    return _send(out, "text/csv", f"{xml_form_id}.csv", summary)
+
+
+@bp.get("/<xml_form_id>/submissions.jsonl")
+@operation("Export as JSON Lines", "project", produces="application/x-ndjson", query=QUERY)
+def jsonl(project_id: int, xml_form_id: str) -> Response:
+    """JSON Lines: one submission per line, the summary last."""
+    handle, summary = _export(project_id, xml_form_id, "jsonl")
+    return _send(handle, "application/x-ndjson", f"{xml_form_id}.jsonl", summary)

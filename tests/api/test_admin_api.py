@@ -1,0 +1,103 @@
+"""Admin endpoints (key rotation, the vault) and exports over HTTP, with their role rules."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from collector.models import Subject
+from tests.support.central import Central, World, build_world, make_central, simple_instance
+
+
+@pytest.fixture
+def world(tmp_path: Path, database_url: str) -> Iterator[World]:
+    central = make_central(tmp_path, database_url)
+    world = build_world(central)
+    central.drain()
+    yield world
+    central.instance.close()
+
+
+def names_submission(world: World, *names: str) -> None:
+    response = world.central.api(world.admin).post(
+        f"/v1/projects/{world.project_a}/forms/{world.form}/submissions",
+        data=simple_instance("uuid:0a1b2c3d-0000-4000-8000-000000000001", names=names),
+        content_type="application/xml",
+    )
+    assert response.status_code == 200, response.get_json()
+    world.central.drain()
+
+
+def test_rotate_status_destroy_are_admin_only(world: World) -> None:
+    central, a = world.central, world.project_a
+    for token in (world.manager, world.outsider, world.app_user):
+        before = central.counts()
+        refused = central.api(token).post(f"/v1/projects/{a}/key/rotate", json={})
+        assert refused.status_code in (401, 403)
+        assert central.counts() == before
+    rotated = central.api(world.admin).post(f"/v1/projects/{a}/key/rotate", json={})
+    assert rotated.status_code == 200, rotated.get_json()
+    assert rotated.get_json()["generation"] == 2
+    assert rotated.get_json()["republished"][0]["newVersion"].endswith("-k2")
+    status = central.api(world.admin).get(f"/v1/projects/{a}/key/status").get_json()
+    assert [(g["generation"], g["state"]) for g in status] == [(1, "retired"), (2, "active")]
+    refused = central.api(world.admin).post(f"/v1/projects/{a}/key/generations/2/destroy")
+    assert refused.status_code == 409
+    assert refused.get_json()["code"] == 409.7
+    assert "auth.denied" in central.audit_actions()
+
+
+def test_reveal_and_erase_over_http(world: World) -> None:
+    central, a = world.central, world.project_a
+    names_submission(world, "Rukiye Çelik")
+    with central.session() as session:
+        token = session.scalars(select(Subject.pseudonym).where(Subject.kind == "name")).first()
+    body = {"subject": token, "reason": "protection case follow-up"}
+    assert central.api(world.manager).post(f"/v1/projects/{a}/vault/reveal",
+                                           json=body).status_code == 403
+    bad = central.api(world.admin).post(f"/v1/projects/{a}/vault/reveal", json={"subject": token})
+    assert bad.status_code == 400
+    shown = central.api(world.admin).post(f"/v1/projects/{a}/vault/reveal", json=body)
+    assert shown.status_code == 200, shown.get_json()
+    assert shown.get_json()["original"] == "Rukiye Çelik"
+    erased = central.api(world.admin).post(f"/v1/projects/{a}/vault/erase", json=body)
+    assert erased.status_code == 200
+    gone = central.api(world.admin).post(f"/v1/projects/{a}/vault/reveal", json=body)
+    assert gone.status_code == 410
+    actions = central.audit_actions()
+    assert {"auth.denied", "vault.reveal", "vault.erase", "vault.reveal.erased"} <= set(actions)
+
+
+def test_exports_over_http(world: World) -> None:
+    central, a, form = world.central, world.project_a, world.form
+    names_submission(world, "Rukiye Çelik", "Selim Çelik")
+    for token in (world.outsider, world.app_user):
+        assert central.api(token).get(
+            f"/v1/projects/{a}/forms/{form}/submissions.csv.zip").status_code in (401, 403)
+    zipped = central.api(world.manager).get(f"/v1/projects/{a}/forms/{form}/submissions.csv.zip")
+    assert zipped.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(zipped.data)) as archive:
+        names = set(archive.namelist())
+        people = archive.read(f"{form}-people.csv").decode()
+    assert names == {f"{form}.csv", f"{form}-people.csv", "summary.json"}
+    assert "Rukiye" not in people
+    assert json.loads(zipped.headers["X-Collector-Summary"])["exported"] == 2
+    root = central.api(world.manager).get(f"/v1/projects/{a}/forms/{form}/submissions.csv")
+    assert root.status_code == 200
+    assert root.data.decode().startswith("SubmissionDate,")
+    lines = central.api(world.manager).get(f"/v1/projects/{a}/forms/{form}/submissions.jsonl")
+    assert len(lines.data.decode().splitlines()) == 3
+    refused = central.api(world.manager).get(
+        f"/v1/projects/{a}/forms/{form}/submissions.csv.zip?profile=reidentified&reason=tracing")
+    assert refused.status_code == 403
+    plain = central.api(world.admin).get(
+        f"/v1/projects/{a}/forms/{form}/submissions.csv.zip?profile=reidentified"
+        "&reason=family+tracing")
+    with zipfile.ZipFile(io.BytesIO(plain.data)) as archive:
+        assert "Rukiye Çelik" in archive.read(f"{form}-people.csv").decode()
