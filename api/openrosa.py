@@ -28,12 +28,15 @@ XML_TYPE = "text/xml; charset=utf-8"
 FORMLIST_NS = "http://openrosa.org/xforms/xformsList"
 MANIFEST_NS = "http://openrosa.org/xforms/xformsManifest"
 RESPONSE_NS = "http://openrosa.org/http/response"
-TOKEN_IN_PATH = re.compile(r"(/v1/key/)[^/\s?#\"']+")
+# App-user tokens (OpenRosa) and session tokens (DELETE /v1/sessions/<token>) sit in URLs.
+TOKEN_IN_PATH = re.compile(r"(/v1/(?:key|sessions)/)[^/\s?#\"']+")
 
 
 def redact(text: str) -> str:
-    """Return a path (or any log text) with every app-user token in a URL blanked."""
-    return TOKEN_IN_PATH.sub(r"\1***", text) if "/v1/key/" in text else text
+    """Return a path (or any log text) with every app-user or session token in a URL blanked."""
+    if "/v1/key/" in text or "/v1/sessions/" in text:
+        return TOKEN_IN_PATH.sub(r"\1***", text)
+    return text
 
 
 def instance() -> Instance:

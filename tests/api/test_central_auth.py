@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
+from api.openrosa import redact
 from collector import sessions
 from collector.models import LoginFailure, User, UserSession, utcnow
 from tests.support.central import Central, make_central
@@ -184,3 +185,10 @@ def test_login_needs_json(central: Central) -> None:
     response = central.api().post("/v1/sessions", data=b"email=a", content_type="text/plain")
     assert response.status_code == 400
     assert response.get_json()["code"] == 400.1
+
+
+def test_session_tokens_in_urls_are_redacted_for_logs() -> None:
+    token = "a" * 64
+    line = f'"DELETE /v1/sessions/{token} HTTP/1.1" 200'
+    assert redact(line) == '"DELETE /v1/sessions/*** HTTP/1.1" 200'
+    assert redact("/v1/projects/1") == "/v1/projects/1"
