@@ -11,12 +11,14 @@ headers, body), with ids and placeholder bodies replaced by real ones, and asser
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import subprocess
 import time
 import uuid
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,6 +161,7 @@ def test_pyodk_walks_a_survey_end_to_end(live: Live) -> None:
         assert one.deviceId
         _read_tables(client, project_id, ids)
         _review_and_comment(client, project_id, ids[0])
+        _export(client, project_id, ids)
 
 
 def _read_tables(client: Client, project_id: int, ids: list[str]) -> None:
@@ -196,6 +199,19 @@ def _review_and_comment(client: Client, project_id: int, iid: str) -> None:
         "approved",
         "hasIssues",
     ]
+
+
+def _export(client: Client, project_id: int, ids: list[str]) -> None:
+    answer = client.get(f"projects/{project_id}/forms/profile/submissions.csv.zip")
+    assert answer.status_code == 200, answer.text
+    with zipfile.ZipFile(io.BytesIO(answer.content)) as archive:
+        names = archive.namelist()
+        text = b"".join(archive.read(n) for n in names).decode()
+    assert "profile.csv" in names
+    assert all(iid in text for iid in ids)
+    for name, phone, passport, members in PEOPLE:
+        for secret in (name, phone, passport, *members):
+            assert secret not in text
 
 
 def test_pyodk_creates_and_edits_submissions_as_sealed_plaintext(live: Live) -> None:
