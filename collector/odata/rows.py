@@ -74,6 +74,12 @@ class Record:
         """Return the key the record's top-level repeat entries name as their parent."""
         return str(self.entry.document.get("instanceId") or self.entry.submission.instance_id)
 
+    def row_id(self, key: str) -> str:
+        """Return the OData id of an entry, stable across edits (keyed by the first id)."""
+        root = self.root_key
+        stable = self.instance_id + key[len(root) :] if key.startswith(root + "/") else key
+        return row_id(stable)
+
     def level(self, key: str, table_path: str) -> str | None:
         """Return the key of the row at a table's level on the way up from ``key``."""
         while key in self.by_key:
@@ -189,8 +195,8 @@ class Shaper:
         """Return one repeat entry as a row (without its parent id)."""
         key = str(row.get("key"))
         values = self.renderer.values(row.get("values", {}))
-        shaped: Row = {"__id": row_id(key)}
-        shaped |= self.frame(table, values, record, key, f"{link}('{row_id(key)}')")
+        shaped: Row = {"__id": record.row_id(key)}
+        shaped |= self.frame(table, values, record, key, f"{link}('{record.row_id(key)}')")
         return shaped
 
     def link_of(self, record: Record, key: str) -> str:
@@ -200,7 +206,7 @@ class Shaper:
         node, row = record.by_key[key]
         names = segments_below(self.schema.model, node.owner, node.path)
         parent = self.link_of(record, str(row.get("parent")))
-        return f"{parent}/{'/'.join(names)}('{row_id(key)}')"
+        return f"{parent}/{'/'.join(names)}('{record.row_id(key)}')"
 
     def table_rows(self, record: Record, table: Node) -> Iterator[TableRow]:
         """Yield every entry of a repeat in one record, as rows of that repeat's table."""
@@ -208,10 +214,10 @@ class Shaper:
         names = "/".join(segments_below(self.schema.model, table.owner, table.path))
         for position, row in enumerate(rows):
             key, parent = str(row.get("key")), str(row.get("parent"))
-            parent_id = record.instance_id if parent not in record.by_key else row_id(parent)
-            link = f"{self.link_of(record, parent)}/{names}('{row_id(key)}')"
+            parent_id = record.instance_id if parent not in record.by_key else record.row_id(parent)
+            link = f"{self.link_of(record, parent)}/{names}('{record.row_id(key)}')"
             values = self.renderer.values(row.get("values", {}))
-            shaped: Row = {"__id": row_id(key)}
+            shaped: Row = {"__id": record.row_id(key)}
             shaped |= self.frame(table, values, record, key, link)
             if self.selection is None or self.selection.parent_id:
                 shaped[table.parent_key] = parent_id

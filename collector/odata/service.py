@@ -34,7 +34,7 @@ from collector.odata.query import (
     parse_select,
     resolver,
 )
-from collector.odata.rows import Row, Shaper, row_id
+from collector.odata.rows import Row, Shaper
 from collector.odata.values import convert
 from collector.odata.versions import CURRENT, named
 from collector.publishing import current_version
@@ -92,7 +92,8 @@ class _Scan:
                 if after.position is not None and item.position <= after.position:
                     continue
             if not all(
-                (found := record.level(item.key, path)) is not None and row_id(found) == wanted
+                (found := record.level(item.key, path)) is not None
+                and record.row_id(found) == wanted
                 for path, wanted in self.resource.within
             ):
                 continue

@@ -11,6 +11,7 @@ from collector.audit import Actor
 from collector.db import session_factory, transaction
 from collector.errors import NotFound
 from collector.models import Form
+from collector.odata.rows import row_id
 from tests.collector.odata_support import PEOPLE, Person, load, profile_xml, read
 from tests.support.pipeline import process_all
 from tests.support.xlsform import PROFILE
@@ -68,6 +69,9 @@ def test_an_edited_submission_is_one_row(
     assert changed["household@odata.navigationLink"].startswith(
         f"Submissions('{ids[0].replace(':', '%3A')}')"
     )
+    # Entry ids are keyed by the first instanceID, so an edit does not renumber them.
+    stable = [row_id(f"{ids[0]}/household[{i}]") for i in (1, 2)]
+    assert [h["__id"] for h in changed["household"]] == stable
     assert by_id[ids[1]]["__system"]["reviewState"] == "approved"
     assert by_id[ids[1]]["__system"]["edits"] == 0
     sent = by_id[ids[2]]["__system"]
