@@ -28,7 +28,7 @@ from api.schemas.submissions import (
     SubmissionAttachmentSchema,
     SubmissionSchema,
 )
-from collector import publishing, submissions
+from collector import comments, publishing, submissions
 from collector.errors import CollectorError, InvalidInput
 from collector.models import Form, Submission
 from collector.roles import Action
@@ -227,7 +227,7 @@ def list_comments(project_id: int, xml_form_id: str, instance_id: str) -> Respon
     root = submissions.get_logical(session, form, instance_id)
     rows = [
         {"body": body, "actor_id": row.user_id or 0, "created_at": row.created_at}
-        for row, body in submissions.comments(session, context.secrets(), root)
+        for row, body in comments.comments(session, context.secrets(), root)
     ]
     return context.answer(CommentSchema(), rows, many=True)
 
@@ -240,7 +240,7 @@ def add_comment(project_id: int, xml_form_id: str, instance_id: str) -> Response
     body = context.load(CommentCreateSchema(), context.json_body())
     session = context.db()
     root = submissions.get_logical(session, form, instance_id)
-    row = submissions.add_comment(session, context.secrets(), root, body["body"], actor=actor)
+    row = comments.add_comment(session, context.secrets(), root, body["body"], actor=actor)
     result = {"body": body["body"], "actor_id": row.user_id or 0, "created_at": row.created_at}
     context.commit()
     return context.answer(CommentSchema(), result)

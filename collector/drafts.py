@@ -44,6 +44,39 @@ class Definition:
     warnings: tuple[str, ...] = ()
 
 
+def _from_workbook(
+    session: Session, project_id: int, data: bytes, content_type: str, fallback: str | None
+) -> Definition:
+    built, generation_id = publishing.build_for_project(
+        session, project_id, data, form_id_fallback=fallback
+    )
+    return Definition(
+        xml=built.xml,
+        form_id=built.form_id,
+        version=built.version,
+        title=built.title,
+        policy_json=built.policy.to_json(),
+        key_generation_id=generation_id,
+        source=data,
+        source_type=content_type,
+        warnings=tuple(w.message for w in built.warnings if w.level != "error"),
+    )
+
+
+def _from_xform(session: Session, project_id: int, data: bytes) -> Definition:
+    xml, model, generation_id = publishing.prepare_xform(session, project_id, data)
+    return Definition(
+        xml=xml,
+        form_id=model.form_id,
+        version=model.version,
+        title=model.title or model.form_id,
+        policy_json=PIIPolicy().to_json(),  # an XForm has no pii columns: nothing to apply
+        key_generation_id=generation_id,
+        source=data,
+        source_type=publishing.XML_TYPE,
+    )
+
+
 def definition_from(
     session: Session,
     project_id: int,
@@ -56,33 +89,9 @@ def definition_from(
     if not data:
         raise InvalidInput("the request has no form definition", code=400.2)
     if content_type in WORKBOOK_TYPES:
-        built, generation_id = publishing.build_for_project(
-            session, project_id, data, form_id_fallback=form_id_fallback
-        )
-        warnings = tuple(w.message for w in built.warnings if w.level != "error")
-        return Definition(
-            built.xml,
-            built.form_id,
-            built.version,
-            built.title,
-            built.policy.to_json(),
-            generation_id,
-            data,
-            content_type,
-            warnings,
-        )
+        return _from_workbook(session, project_id, data, content_type, form_id_fallback)
     if content_type in XML_TYPES:
-        xml, model, generation_id = publishing.prepare_xform(session, project_id, data)
-        return Definition(
-            xml,
-            model.form_id,
-            model.version,
-            model.title or model.form_id,
-            PIIPolicy().to_json(),
-            generation_id,
-            data,
-            publishing.XML_TYPE,
-        )
+        return _from_xform(session, project_id, data)
     raise InvalidInput(
         f"a form definition is XML or an XLSForm workbook, not {content_type or 'untyped'}",
         code=415.1,

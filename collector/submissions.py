@@ -30,7 +30,6 @@ from collector.models import (
     FormState,
     FormVersion,
     Submission,
-    SubmissionComment,
     SubmissionPart,
     SubmissionState,
     utcnow,
@@ -283,43 +282,6 @@ def set_review(session: Session, root: Submission, state: str, *, actor: Actor) 
         after=state,
     )
     return root
-
-
-def _comment_aad(root: Submission) -> bytes:
-    return f"collector/submission-comment/{root.project_id}/{root.id}".encode()
-
-
-def add_comment(
-    session: Session, secrets: vault.Secrets, root: Submission, body: str, *, actor: Actor
-) -> SubmissionComment:
-    """Add a comment (sealed at rest) to a logical submission."""
-    if not body.strip():
-        raise InvalidInput("a comment needs a body", code=400.2, field="body")
-    version, key = secrets.data_key(session, root.project_id)
-    row = SubmissionComment(
-        submission_id=root.id,
-        user_id=actor.id if actor.type == "user" else None,
-        sealed=seal.seal(key, body.encode(), _comment_aad(root)),
-        key_version=version,
-    )
-    session.add(row)
-    session.flush()
-    audit.record(
-        session, actor, "submission.comment", project_id=root.project_id, subject=root.instance_id
-    )
-    return row
-
-
-def comments(
-    session: Session, secrets: vault.Secrets, root: Submission
-) -> list[tuple[SubmissionComment, str]]:
-    """Return a logical submission's comments with their bodies, oldest first."""
-    stmt = select(SubmissionComment).where(SubmissionComment.submission_id == root.id)
-    out = []
-    for row in session.scalars(stmt.order_by(SubmissionComment.id)):
-        key = secrets.data_key_version(session, root.project_id, row.key_version)
-        out.append((row, seal.unseal(key, row.sealed, _comment_aad(root)).decode()))
-    return out
 
 
 def _parts(session: Session, submission: Submission) -> dict[str, SubmissionPart]:
