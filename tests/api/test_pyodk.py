@@ -4,9 +4,10 @@ The server is the real command (gunicorn, two workers with their decryption thre
 data dir and database, set up with ``collector init`` and ``collector users create``. pyodk
 reads its config from a temp dir. The first test walks a survey's life: log in, create a
 project, upload an XLSForm, create an app user, encrypt submissions as Collect does, read them
-back (metadata, OData tables with pseudonyms and repeats), comment, review, edit. The second
-replays ``../shared/reference/pyodk_wire_log.json`` request by request (method, path, query,
-headers, body), with ids and placeholder bodies replaced by real ones, and asserts each answer.
+back (metadata, OData tables with pseudonyms and repeats), comment, review, export; the second
+creates and edits submissions as plaintext XML, as pyodk sends them. The last replays
+``../shared/reference/pyodk_wire_log.json`` request by request (method, path, query, headers,
+body), with ids and placeholder bodies replaced by real ones, and asserts each answer.
 """
 
 from __future__ import annotations

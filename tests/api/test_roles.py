@@ -179,3 +179,34 @@ def test_role(cast: Cast, operation: tuple[str, str, str, str], role: str) -> No
     assert central.counts() == before
     if role != "anonymous":
         assert _last_audit(central) == ("auth.denied", _actor_id(cast, role))
+
+
+def test_escalation_attempts_are_refused_and_audited(cast: Cast) -> None:
+    world, central = cast.world, cast.world.central
+    manager = central.api(central.token_for(world.manager_id))
+    attempts = [
+        manager.post("/v1/users", json={"email": "me2@example.org", "role": "admin"}),
+        manager.post(f"/v1/projects/{world.project_b}/assignments/data-manager/{world.manager_id}"),
+        manager.get(f"/v1/projects/{world.project_b}/forms"),
+        manager.get("/v1/audits"),
+        central.api(world.app_user).get(f"/v1/projects/{world.project_a}/forms"),
+    ]
+    assert [a.status_code for a in attempts] == [403] * 5
+    with central.session() as session:
+        rows = session.execute(
+            text(
+                "SELECT actor_type, actor_id, subject, project_id FROM audit_log "
+                "WHERE action = 'auth.denied' ORDER BY id DESC LIMIT 5"
+            )
+        ).all()
+    assert [tuple(r) for r in rows][::-1] == [
+        ("user", world.manager_id, "user.manage", None),
+        ("user", world.manager_id, "membership.manage", world.project_b),
+        ("user", world.manager_id, "form.read", world.project_b),
+        ("user", world.manager_id, "audit.read", None),
+        ("app-user", world.app_user_id, "form.read", world.project_a),
+    ]
+    with central.session() as session:
+        assert (
+            session.execute(text("SELECT count(*) FROM users WHERE role = 'admin'")).scalar() == 1
+        )
