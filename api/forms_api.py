@@ -199,7 +199,7 @@ def versions(project_id: int, xml_form_id: str) -> Response:
 
 
 def _attachment_rows(version: FormVersion) -> list[dict[str, Any]]:
-    kinds = drafts.attachment_kinds(version.xml)
+    kinds = publishing.attachment_kinds(version.xml)
     return [
         {
             "name": a.name,
@@ -210,7 +210,7 @@ def _attachment_rows(version: FormVersion) -> list[dict[str, Any]]:
             "dataset_exists": False,
             "updated_at": a.updated_at if a.data is not None else None,
         }
-        for a in drafts.attachments(context.db(), version)
+        for a in publishing.attachments(context.db(), version)
     ]
 
 

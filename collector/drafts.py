@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select
@@ -25,8 +24,6 @@ from forms.policy import PIIPolicy
 XLS_TYPE = "application/vnd.ms-excel"
 XML_TYPES = frozenset({publishing.XML_TYPE, "text/xml"})
 WORKBOOK_TYPES = frozenset({publishing.XLSX_TYPE, XLS_TYPE})
-_MEDIA = re.compile(rb"""jr://(file-csv|file|images|audio|video)/([^"'<>\s]+)""")
-_KINDS = {b"images": "image", b"audio": "audio", b"video": "video"}
 
 
 @dataclass(frozen=True)
@@ -99,11 +96,6 @@ def definition_from(
     )
 
 
-def attachment_kinds(xml: bytes) -> dict[str, str]:
-    """Return the files a definition references (``jr://…/name``) and their Central type."""
-    return {m.group(2).decode(): _KINDS.get(m.group(1), "file") for m in _MEDIA.finditer(xml)}
-
-
 def _new_version(form: Form, definition: Definition, *, published: bool) -> FormVersion:
     now = utcnow()
     return FormVersion(
@@ -118,27 +110,6 @@ def _new_version(form: Form, definition: Definition, *, published: bool) -> Form
         created_at=now,
         published_at=now if published else None,
     )
-
-
-def _expect_attachments(
-    session: Session, version: FormVersion, previous: FormVersion | None
-) -> None:
-    """Create a version's attachment slots, carrying over files the previous version had."""
-    carried: dict[str, FormAttachment] = {}
-    if previous is not None:
-        carried = {a.name: a for a in attachments(session, previous)}
-    for name in attachment_kinds(version.xml):
-        old = carried.get(name)
-        session.add(
-            FormAttachment(
-                form_version_id=version.id,
-                name=name,
-                content_type=old.content_type if old else None,
-                data=old.data if old else None,
-                md5=old.md5 if old else None,
-            )
-        )
-    session.flush()
 
 
 def create_form(
@@ -162,7 +133,7 @@ def create_form(
     version = _new_version(form, definition, published=publish)
     session.add(version)
     session.flush()
-    _expect_attachments(session, version, None)
+    publishing.expect_attachments(session, version, None)
     audit.record(
         session,
         actor,
@@ -229,7 +200,7 @@ def save_draft(
     draft = _new_version(form, definition, published=False)
     session.add(draft)
     session.flush()
-    _expect_attachments(session, draft, published)
+    publishing.expect_attachments(session, draft, published)
     audit.record(
         session,
         actor,
@@ -252,12 +223,6 @@ def _copy(session: Session, form: Form, version: FormVersion) -> Definition:
         version.source,
         version.source_type or publishing.XML_TYPE,
     )
-
-
-def attachments(session: Session, version: FormVersion) -> list[FormAttachment]:
-    """Return a version's attachment slots, by name."""
-    stmt = select(FormAttachment).where(FormAttachment.form_version_id == version.id)
-    return list(session.scalars(stmt.order_by(FormAttachment.name)))
 
 
 def upload_attachment(

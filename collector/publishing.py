@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from collector import audit, keyring
 from collector.audit import Actor
 from collector.errors import Conflict, InvalidInput, NotFound
-from collector.models import Form, FormState, FormVersion, utcnow
+from collector.models import Form, FormAttachment, FormState, FormVersion, utcnow
 from forms.build import BuiltForm, build_xform
 from forms.errors import FormError
 from forms.model import FormModel, parse_xform
@@ -124,6 +124,7 @@ def publish_built(
             xml_form_id=built.form_id,
             version=built.version,
         )
+    previous = current_version(session, form.id)
     row = FormVersion(
         form_id=form.id,
         version=built.version,
@@ -139,6 +140,7 @@ def publish_built(
     form.updated_at = utcnow()
     session.add(row)
     session.flush()
+    expect_attachments(session, row, previous)
     audit.record(
         session,
         actor,
@@ -162,6 +164,8 @@ def set_state(session: Session, project_id: int, xml_form_id: str, state: str) -
 
 
 XML_TYPE = "application/xml"
+_MEDIA = re.compile(rb"""jr://(file-csv|file|images|audio|video)/([^"'<>\s]+)""")
+_KINDS = {b"images": "image", b"audio": "audio", b"video": "video"}
 _MODEL = re.compile(rb"<((?:[A-Za-z_][\w.-]*:)?)model\b[^>]*>")
 _ATTRS = re.compile(rb"""([\w.:-]+)\s*=\s*("[^"]*"|'[^']*')""")
 _INSTANCE = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?instance\b([^>]*)>")
@@ -229,3 +233,33 @@ def _parse(xml: bytes) -> FormModel:
         return parse_xform(xml)
     except FormError as exc:
         raise InvalidInput(f"the XForm is not valid: {exc}", code=400.15) from None
+
+
+def attachment_kinds(xml: bytes) -> dict[str, str]:
+    """Return the files a definition references (``jr://…/name``) and their Central type."""
+    return {m.group(2).decode(): _KINDS.get(m.group(1), "file") for m in _MEDIA.finditer(xml)}
+
+
+def attachments(session: Session, version: FormVersion) -> list[FormAttachment]:
+    """Return a version's attachment slots, by name (data NULL: not uploaded yet)."""
+    stmt = select(FormAttachment).where(FormAttachment.form_version_id == version.id)
+    return list(session.scalars(stmt.order_by(FormAttachment.name)))
+
+
+def expect_attachments(
+    session: Session, version: FormVersion, previous: FormVersion | None
+) -> None:
+    """Create a version's attachment slots, carrying over the files the previous one had."""
+    carried = {a.name: a for a in attachments(session, previous)} if previous else {}
+    for name in attachment_kinds(version.xml):
+        old = carried.get(name)
+        session.add(
+            FormAttachment(
+                form_version_id=version.id,
+                name=name,
+                content_type=old.content_type if old else None,
+                data=old.data if old else None,
+                md5=old.md5 if old else None,
+            )
+        )
+    session.flush()

@@ -264,3 +264,19 @@ def test_an_uploaded_xform_takes_submissions(setup: tuple[Central, int, str]) ->
     assert created.status_code == 200, created.get_json()
     central.drain()
     assert api.get(f"{url}/water/submissions/uuid%3Aw1").get_json()["status"] == "processed"
+
+
+def test_a_rotation_carries_the_form_attachments_over(setup: tuple[Central, int, str]) -> None:
+    central, project, token = setup
+    form = central.publish(project, SIMPLE)
+    api = central.api(token)
+    base = f"/v1/projects/{project}/forms/{form}"
+    assert api.post(f"{base}/draft").status_code == 200
+    api.post(f"{base}/draft/attachments/fruits.csv", data=b"name\nfig\n", content_type="text/csv")
+    assert api.post(f"{base}/draft/publish?version=2").status_code == 200
+    with central.session() as session, session.begin():
+        rotation.rotate_project(session, project, central.kek, bits=2048)
+    assert api.get(base).get_json()["version"] == "2-k2"
+    [attachment] = api.get(f"{base}/attachments").get_json()
+    assert attachment["exists"] is True
+    assert attachment["hash"] == hashlib.md5(b"name\nfig\n").hexdigest()
