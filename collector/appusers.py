@@ -9,7 +9,7 @@ import string
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from collector import audit, keyring
@@ -122,13 +122,15 @@ def revoke(session: Session, user: AppUser, *, actor: Actor = audit.SYSTEM) -> N
     )
 
 
+# Built once: every OpenRosa request authenticates.
+_BY_TOKEN_HASH = select(AppUser).where(AppUser.token_hash == bindparam("token_hash"))
+
+
 def authenticate(session: Session, token: str, project_id: int) -> AppUser:
     """Return the app user of a token: 401 when malformed, 403 when unknown, revoked or expired."""
     if not TOKEN_PATTERN.fullmatch(token):
         raise Unauthorized("the app-user token is malformed")
-    user = session.scalars(
-        select(AppUser).where(AppUser.token_hash == _token_hash(token))
-    ).one_or_none()
+    user = session.scalars(_BY_TOKEN_HASH, {"token_hash": _token_hash(token)}).one_or_none()
     if user is None or user.project_id != project_id:
         raise Forbidden("this app-user token is not valid for this project")
     expires = user.expires_at

@@ -12,22 +12,22 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import IO
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, bindparam, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from collector.appusers import assigned_form_ids
 from collector.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
 from collector.models import (
     AppUser,
     Form,
+    FormAssignment,
     FormState,
+    FormVersion,
     Submission,
     SubmissionPart,
     SubmissionState,
     utcnow,
 )
-from collector.publishing import find_version
 from keys import odk
 from keys.errors import ManifestError
 
@@ -64,17 +64,97 @@ def parse_envelope(manifest: bytes) -> odk.ODKManifest:
         raise InvalidInput(f"the submission manifest is not accepted: {exc}", code=400.2) from None
 
 
-def _form_for(session: Session, project_id: int, user: AppUser | None, form_id: str) -> Form:
-    form = session.scalars(
-        select(Form).where(Form.project_id == project_id, Form.xml_form_id == form_id)
+# Built once: intake runs these on every upload, and building SQLAlchemy statements costs
+# more than running them.
+_FORM_AND_VERSION = (
+    select(
+        Form.id,
+        Form.state,
+        FormVersion.id,
+        exists()
+        .where(
+            FormAssignment.form_id == Form.id,
+            FormAssignment.app_user_id == bindparam("user_id"),
+        )
+        .correlate(Form),
+    )
+    .outerjoin(
+        FormVersion,
+        and_(
+            FormVersion.form_id == Form.id,
+            FormVersion.version == bindparam("version"),
+            FormVersion.published_at.is_not(None),
+        ),
+    )
+    .where(Form.project_id == bindparam("project_id"), Form.xml_form_id == bindparam("form_id"))
+)
+_NEW_SUBMISSION = insert(Submission).returning(Submission.id)
+_NEW_PART = insert(SubmissionPart)
+
+
+def _published(
+    session: Session, project_id: int, user: AppUser | None, envelope: odk.ODKManifest
+) -> tuple[int, int]:
+    """Return the form and published version ids the envelope names, or refuse it."""
+    form_id, version = envelope.form_id, envelope.version
+    row = session.execute(
+        _FORM_AND_VERSION,
+        {
+            "project_id": project_id,
+            "form_id": form_id,
+            "version": version,
+            "user_id": user.id if user else None,
+        },
     ).one_or_none()
-    if form is None:
+    if row is None:
         raise NotFound(f"form {form_id!r} does not exist in this project", code=404.1)
-    if user is not None and form.id not in assigned_form_ids(session, user):
+    form_pk, state, version_pk, assigned = row
+    if user is not None and not assigned:
         raise Forbidden(f"this app user may not submit to form {form_id!r}")
-    if form.state == FormState.CLOSED.value:
+    if state == FormState.CLOSED.value:
         raise Conflict(f"form {form_id!r} is closed and takes no submissions", code=409.2)
-    return form
+    if version_pk is None:
+        raise NotFound(
+            f"version {version!r} of form {form_id!r} is not published", code=404.7, version=version
+        )
+    return int(form_pk), int(version_pk)
+
+
+def _store_new(session: Session, upload: _Upload, parts: list[Part], limit: int) -> Receipt:
+    """Insert a submission seen for the first time, with this upload's parts, and commit."""
+    # Core statements on the session's connection: the ORM's bulk-insert machinery costs more
+    # than the inserts themselves, and nothing here needs identity-mapped objects.
+    connection = session.connection()
+    submission_id = connection.execute(
+        _NEW_SUBMISSION,
+        {
+            "project_id": upload.project_id,
+            "form_id": upload.form_id,
+            "form_version_id": upload.form_version_id,
+            "instance_id": upload.instance_id,
+            "manifest": upload.manifest,
+            "manifest_md5": hashlib.md5(upload.manifest).hexdigest(),
+            "expected_parts": upload.expected_parts,
+            # Every part of this upload is new (the names were checked unique); all or none
+            # of them are committed with the row.
+            "received_parts": len(parts),
+            "submitter_id": upload.submitter_id,
+            "device_id": upload.device_id,
+            "user_agent": upload.user_agent,
+        },
+    ).scalar_one()
+    for part in parts:
+        data = _read_part(part, limit)
+        connection.execute(
+            _NEW_PART,
+            {"submission_id": submission_id, "name": part.name, "data": data, "size": len(data)},
+        )
+        del data
+    session.commit()
+    names = tuple(p.name for p in parts)
+    return Receipt(
+        submission_id, upload.instance_id, True, len(parts) == upload.expected_parts, names
+    )
 
 
 def _check_part_names(envelope: odk.ODKManifest, parts: Sequence[Part]) -> None:
@@ -144,6 +224,14 @@ def receive(
         upload = _validate(session, project_id, user, manifest, parts)
         upload = replace(upload, device_id=device_id, user_agent=(user_agent or "")[:500] or None)
         try:
+            # Most uploads are new submissions: insert at once, and let the database's unique
+            # constraint say when it is a retry or a split upload's next part.
+            return _store_new(session, upload, parts, max_part_bytes)
+        except IntegrityError:
+            session.rollback()
+            if not _rewind(parts):
+                raise
+        try:
             return _store(session, upload, parts, max_part_bytes)
         except IntegrityError:
             # Two uploads of the same instance (or part) raced; the loser sees the winner's
@@ -161,19 +249,12 @@ def _validate(
     session: Session, project_id: int, user: AppUser | None, manifest: bytes, parts: list[Part]
 ) -> _Upload:
     envelope = parse_envelope(manifest)
-    form = _form_for(session, project_id, user, envelope.form_id)
-    version = find_version(session, form.id, envelope.version)
-    if version is None:
-        raise NotFound(
-            f"version {envelope.version!r} of form {envelope.form_id!r} is not published",
-            code=404.7,
-            version=envelope.version,
-        )
+    form_id, version_id = _published(session, project_id, user, envelope)
     _check_part_names(envelope, parts)
     return _Upload(
         project_id=project_id,
-        form_id=form.id,
-        form_version_id=version.id,
+        form_id=form_id,
+        form_version_id=version_id,
         instance_id=envelope.instance_id,
         manifest=manifest,
         expected_parts=len(envelope.files),
