@@ -4,6 +4,7 @@ Claims are leases (``claimed_until``): a row is taken with a conditional UPDATE 
 worker can win, after ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL so that concurrent
 workers do not even queue on the same rows. A crashed worker's lease simply runs out. The final
 transition ``received -> processed`` is itself conditional, so no submission is processed twice.
+A claimed batch is decrypted first and written in one transaction, one durable flush per batch.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from collector import keyring, records, submissions, vault
 from collector.errors import CollectorError
@@ -51,6 +53,7 @@ REASONS = {
     "bad-manifest": "the stored manifest does not parse",
     "internal-error": "an unexpected error; see the server log",
 }
+INTERNAL = "see the server log"
 
 
 @dataclass(frozen=True)
@@ -81,36 +84,29 @@ class Decryptor:
         self.secrets = vault.Secrets(self.kek)
 
     def claim(self, limit: int = 16) -> list[Claim]:
-        """Claim up to ``limit`` complete, unclaimed submissions."""
+        """Claim up to ``limit`` complete, unclaimed submissions (one lease for the batch)."""
         now = utcnow()
+        claimable = (
+            Submission.state == SubmissionState.RECEIVED.value,
+            Submission.received_parts == Submission.expected_parts,
+            or_(Submission.claimed_until.is_(None), Submission.claimed_until < now),
+        )
         with self.sessions() as session, session.begin():
-            stmt = (
-                select(Submission.id)
-                .where(
-                    Submission.state == SubmissionState.RECEIVED.value,
-                    Submission.received_parts == Submission.expected_parts,
-                    or_(Submission.claimed_until.is_(None), Submission.claimed_until < now),
-                )
-                .order_by(Submission.id)
-                .limit(limit)
-            )
+            stmt = select(Submission.id).where(*claimable).order_by(Submission.id).limit(limit)
             if session.get_bind().dialect.name == "postgresql":
                 stmt = stmt.with_for_update(skip_locked=True)
-            claims = []
-            for sid in session.scalars(stmt).all():
-                until = utcnow() + self.lease
-                won = session.execute(
-                    update(Submission)
-                    .where(
-                        Submission.id == sid,
-                        Submission.state == SubmissionState.RECEIVED.value,
-                        or_(Submission.claimed_until.is_(None), Submission.claimed_until < now),
-                    )
-                    .values(claimed_until=until)
-                )
-                if won.rowcount == 1:  # type: ignore[attr-defined]
-                    claims.append(Claim(sid, until))
-        return claims
+            ids = session.scalars(stmt).all()
+            if not ids:
+                return []
+            until = utcnow() + self.lease
+            # Conditional again: on SQLite the SELECT did not lock, another worker may have won.
+            won = session.connection().execute(
+                update(Submission)
+                .where(Submission.id.in_(ids), *claimable)
+                .values(claimed_until=until)
+                .returning(Submission.id)
+            )
+            return [Claim(sid, until) for sid in sorted(won.scalars())]
 
     def _held(self, claim: Claim) -> ColumnElement[bool]:
         """The condition under which this worker still holds a claim."""
@@ -133,87 +129,115 @@ class Decryptor:
 
     def process(self, claim: Claim) -> str:
         """Decrypt and store one claimed submission; return its new state."""
-        held = self._renew(claim)
-        if held is None:
-            return "skipped"
+        return self.process_batch([claim])[claim.submission_id]
+
+    def process_batch(self, claims: list[Claim]) -> dict[int, str]:
+        """Decrypt claimed submissions, then store them all in one transaction.
+
+        Decryption (the CPU work) happens before any write; the writes of a batch share one
+        commit, so a batch costs one durable flush, not one per submission. Each result is
+        written only while its claim still holds, so nothing is stored twice.
+        """
+        held = {c.submission_id: c for c in filter(None, map(self._renew, claims))}
+        states = {c.submission_id: "skipped" for c in claims}
         with self.sessions() as session:
-            submission = session.get(Submission, held.submission_id)
-            if submission is None or submission.state != SubmissionState.RECEIVED.value:
-                return submission.state if submission else "missing"
+            batch = _Batch(session, list(held))
+            states |= batch.not_received
+            outcomes = [self._outcome(batch, held[sid], sub) for sid, sub in batch.subs.items()]
             try:
-                result = self._decrypt(session, submission)
-                _store(session, submission, result, self.secrets)
-            except Failure as failure:
-                session.rollback()
-                return self._fail(session, held, failure.reason, failure.detail)
+                states |= {o.claim.submission_id: self._write(session, o) for o in outcomes}
+                session.commit()
             except OperationalError:
-                # The database, not the submission, failed (connection lost, deadlock): leave it
-                # received; the lease runs out and a worker tries again.
-                log.exception("submission %s: database error; will retry", held.submission_id)
+                # The database, not the submissions, failed (lost connection, deadlock): they
+                # stay received and their claims are released for another try.
+                log.exception("a batch of %d submissions: database error", len(outcomes))
                 session.rollback()
-                return SubmissionState.RECEIVED.value
-            except Exception:
-                log.exception("submission %s: unexpected processing error", held.submission_id)
-                session.rollback()
-                return self._fail(session, held, "internal-error", "see the server log")
-            return self._finish(session, held, result.signature.value)
+                self._release([o.claim for o in outcomes])
+                return states | {o.claim.submission_id: "received" for o in outcomes}
+        for outcome in outcomes:
+            sid, state = outcome.claim.submission_id, states[outcome.claim.submission_id]
+            if state == SubmissionState.PROCESSED.value and outcome.result is not None:
+                log.info("submission %s processed (signature %s)", sid, outcome.result.signature)
+            elif state == SubmissionState.FAILED.value and outcome.failure is not None:
+                log.warning("submission %s failed: %s", sid, outcome.failure.reason)
+        return states
 
-    def _finish(self, session: Session, claim: Claim, signature: str) -> str:
-        won = session.execute(
-            update(Submission)
-            .where(self._held(claim))
-            .values(
-                state=SubmissionState.PROCESSED.value,
-                signature=signature,
-                processed_at=utcnow(),
-                updated_at=utcnow(),
-                claimed_until=None,
-                attempts=Submission.attempts + 1,
-            )
-        )
-        if won.rowcount != 1:  # type: ignore[attr-defined]
-            session.rollback()
-            return "skipped"
-        session.commit()
-        log.info("submission %s processed (signature %s)", claim.submission_id, signature)
-        return SubmissionState.PROCESSED.value
+    def _outcome(self, batch: _Batch, claim: Claim, submission: Submission) -> _Outcome:
+        try:
+            result = self._decrypt(batch, submission)
+        except Failure as failure:
+            return _Outcome(claim, submission, failure=failure)
+        except Exception:
+            log.exception("submission %s: unexpected decryption error", claim.submission_id)
+            return _Outcome(claim, submission, failure=Failure("internal-error", INTERNAL))
+        return _Outcome(claim, submission, result=result)
 
-    def _fail(self, session: Session, claim: Claim, reason: str, detail: str) -> str:
-        won = session.execute(
-            update(Submission)
-            .where(self._held(claim))
-            .values(
-                state=SubmissionState.FAILED.value,
-                reason=reason,
-                reason_detail=detail[:2000] or REASONS.get(reason),
-                updated_at=utcnow(),
-                claimed_until=None,
-                attempts=Submission.attempts + 1,
-            )
-        )
-        if won.rowcount != 1:  # type: ignore[attr-defined]
-            session.rollback()
+    def _write(self, session: Session, outcome: _Outcome) -> str:
+        """Mark one outcome (its claim still held) and store its record under a savepoint."""
+        claim, result = outcome.claim, outcome.result
+        state = SubmissionState.PROCESSED if result else SubmissionState.FAILED
+        if not self._mark(session, claim, state, outcome.failure, result):
             return "skipped"
-        session.commit()
-        log.warning("submission %s failed: %s", claim.submission_id, reason)
+        if result is None:
+            return state.value
+        try:
+            with session.begin_nested():
+                _store(session, outcome.submission, result, self.secrets)
+        except Failure as failure:
+            outcome.failure = failure
+        except OperationalError:
+            raise
+        except Exception:
+            log.exception("submission %s: unexpected storage error", claim.submission_id)
+            outcome.failure = Failure("internal-error", INTERNAL)
+        if outcome.failure is None:
+            return state.value
+        self._mark(session, claim, SubmissionState.FAILED, outcome.failure, None, again=True)
         return SubmissionState.FAILED.value
 
-    def _decrypt(self, session: Session, submission: Submission) -> odk.DecryptedSubmission:
+    def _mark(
+        self,
+        session: Session,
+        claim: Claim,
+        state: SubmissionState,
+        failure: Failure | None,
+        result: odk.DecryptedSubmission | None,
+        again: bool = False,
+    ) -> bool:
+        """Set the final state while the claim holds (or, ``again``, over our own mark)."""
+        now = utcnow()
+        values: dict[str, Any] = {"state": state.value, "updated_at": now, "claimed_until": None}
+        if failure is not None:
+            detail = failure.detail[:2000] or REASONS.get(failure.reason)
+            values |= {"reason": failure.reason, "reason_detail": detail, "processed_at": None}
+        if result is not None:
+            values |= {"signature": result.signature.value, "processed_at": now}
+        if again:
+            values["signature"] = None
+            where = Submission.id == claim.submission_id
+        else:
+            values["attempts"] = Submission.attempts + 1
+            where = self._held(claim)
+        won = session.connection().execute(update(Submission).where(where).values(**values))
+        return won.rowcount == 1
+
+    def _release(self, claims: list[Claim]) -> None:
+        with self.sessions() as session, session.begin():
+            for claim in claims:
+                session.execute(
+                    update(Submission).where(self._held(claim)).values(claimed_until=None)
+                )
+
+    def _decrypt(self, batch: _Batch, submission: Submission) -> odk.DecryptedSubmission:
         if submission.envelope == submissions.SEALED:
             # Plaintext that arrived over the REST API, sealed under the project's data key.
-            return submissions.open_sealed(session, self.secrets, submission)
+            return submissions.open_sealed(batch.session, self.secrets, submission)
         try:
             envelope = odk.parse_manifest(submission.manifest)
         except ManifestError as exc:
             raise Failure("bad-manifest", str(exc)) from None
-        parts = {
-            p.name: p.data
-            for p in session.scalars(
-                select(SubmissionPart).where(SubmissionPart.submission_id == submission.id)
-            )
-        }
-        candidates = self._candidate_keys(session, submission)
-        for key in candidates:
+        parts = batch.parts.get(submission.id, {})
+        for key in self._candidate_keys(batch, submission):
             try:
                 return odk.decrypt_submission(envelope, key, parts)
             except MissingFile as exc:
@@ -230,12 +254,12 @@ class Decryptor:
             raise Failure("key-destroyed", f"key generation {own.generation} was destroyed")
         raise Failure("unknown-key", REASONS["unknown-key"])
 
-    def _candidate_keys(self, session: Session, submission: Submission) -> list[RSAPrivateKey]:
+    def _candidate_keys(self, batch: _Batch, submission: Submission) -> list[RSAPrivateKey]:
         """The form version's own generation first, then every other usable one."""
-        rows = keyring.generations(session, submission.project_id)
+        rows = batch.generations(submission.project_id)
         own = submission.form_version.key_generation_id
         rows.sort(key=lambda r: (r.id != own, -r.generation))
-        return [self._key(session, r) for r in rows if r.sealed_private_key is not None]
+        return [self._key(batch.session, r) for r in rows if r.sealed_private_key is not None]
 
     def _key(self, session: Session, row: KeyGeneration) -> RSAPrivateKey:
         if row.id not in self._keys:
@@ -277,8 +301,8 @@ class Decryptor:
     def run_once(self, limit: int = 16) -> int:
         """Claim and process one batch; return how many were claimed."""
         claims = self.claim(limit)
-        for claim in claims:
-            self.process(claim)
+        if claims:
+            self.process_batch(claims)
         return len(claims)
 
     def drain(self) -> int:
@@ -316,6 +340,42 @@ class Decryptor:
                     wake.clear()
                 else:
                     stop.wait(idle)
+
+
+@dataclass
+class _Outcome:
+    """What decrypting one claimed submission gave: a result or a failure."""
+
+    claim: Claim
+    submission: Submission
+    result: odk.DecryptedSubmission | None = None
+    failure: Failure | None = None
+
+
+class _Batch:
+    """A batch's submissions (received ones), their parts and keyrings, loaded in few queries."""
+
+    def __init__(self, session: Session, ids: list[int]):
+        self.session = session
+        rows = session.scalars(
+            select(Submission)
+            .where(Submission.id.in_(ids))
+            .options(selectinload(Submission.form_version))
+            .order_by(Submission.id)
+        ).all()
+        received = SubmissionState.RECEIVED.value
+        self.subs = {s.id: s for s in rows if s.state == received}
+        self.not_received = {s.id: s.state for s in rows if s.state != received}
+        self.parts: dict[int, dict[str, bytes]] = {}
+        stmt = select(SubmissionPart).where(SubmissionPart.submission_id.in_(list(self.subs)))
+        for part in session.scalars(stmt) if self.subs else ():
+            self.parts.setdefault(part.submission_id, {})[part.name] = part.data
+        self._generations: dict[int, list[KeyGeneration]] = {}
+
+    def generations(self, project_id: int) -> list[KeyGeneration]:
+        if project_id not in self._generations:
+            self._generations[project_id] = keyring.generations(self.session, project_id)
+        return list(self._generations[project_id])
 
 
 def _store(
