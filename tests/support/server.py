@@ -49,9 +49,10 @@ def wait_until_up(
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"the server exited with status {process.returncode}")
         try:
-            requests.get(origin + "/", timeout=1)
+            requests.get(origin + "/", timeout=5)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
+            # Gunicorn listens before its workers have booted: connections queue meanwhile.
             time.sleep(0.1)
     raise TimeoutError(f"no server on {origin} after {timeout}s")
 
