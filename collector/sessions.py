@@ -12,8 +12,10 @@ import hashlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NoReturn
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from collector import audit, roles, users
@@ -93,6 +95,23 @@ def _count_failure(session: Session, key: str, limits: Limits, now: datetime) ->
     return row.failures
 
 
+def _refuse(
+    session: Session, key: str, email: str, remote: str, limits: Limits, now: datetime
+) -> NoReturn:
+    """Count and audit a failed login, commit that, and raise 401."""
+    try:
+        failures = _count_failure(session, key, limits, now)
+    except IntegrityError:
+        # Another process counted this key's first failure at the same moment.
+        session.rollback()
+        failures = _count_failure(session, key, limits, now)
+    audit.record(
+        session, _anonymous(email), "user.session.failed", remote=remote, failures=failures
+    )
+    session.commit()
+    raise Unauthorized()
+
+
 def _anonymous(email: str) -> Actor:
     return Actor("user", None, email.strip().lower()[:320] or None)
 
@@ -113,12 +132,7 @@ def login(
     _check_limit(session, key, email, remote, limits, now)
     user = users.verify(session, email, password)
     if user is None:
-        failures = _count_failure(session, key, limits, now)
-        audit.record(
-            session, _anonymous(email), "user.session.failed", remote=remote, failures=failures
-        )
-        session.commit()
-        raise Unauthorized()
+        _refuse(session, key, email, remote, limits, now)
     session.execute(delete(LoginFailure).where(LoginFailure.key == key))
     session.execute(delete(UserSession).where(UserSession.expires_at <= now))
     return issue(session, user, ttl=ttl, now=now)
