@@ -99,11 +99,12 @@ def load(schema: Schema, data: Any) -> Any:
             "Missing data for required field." in (v if isinstance(v, list) else [v])
             for v in messages.values()
         )
-        raise InvalidInput(
-            "the request body does not match the expected schema",
-            code=400.2 if missing else 400.8,
-            **{str(k): v for k, v in messages.items()},
-        ) from None
+        problem = InvalidInput(
+            "the request does not match the expected schema", code=400.2 if missing else 400.8
+        )
+        # Field names go in as data, not keywords: a field may be called "message" or "code".
+        problem.details = {str(k): v for k, v in messages.items()}
+        raise problem from None
 
 
 def raw_body() -> bytes:
