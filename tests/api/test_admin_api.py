@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from collector.models import Subject
-from tests.support.central import Central, World, build_world, make_central, simple_instance
+from tests.support.central import World, build_world, make_central, simple_instance
 
 
 @pytest.fixture
@@ -59,8 +59,10 @@ def test_reveal_and_erase_over_http(world: World) -> None:
     with central.session() as session:
         token = session.scalars(select(Subject.pseudonym).where(Subject.kind == "name")).first()
     body = {"subject": token, "reason": "protection case follow-up"}
-    assert central.api(world.manager).post(f"/v1/projects/{a}/vault/reveal",
-                                           json=body).status_code == 403
+    assert (
+        central.api(world.manager).post(f"/v1/projects/{a}/vault/reveal", json=body).status_code
+        == 403
+    )
     bad = central.api(world.admin).post(f"/v1/projects/{a}/vault/reveal", json={"subject": token})
     assert bad.status_code == 400
     shown = central.api(world.admin).post(f"/v1/projects/{a}/vault/reveal", json=body)
@@ -79,7 +81,8 @@ def test_exports_over_http(world: World) -> None:
     names_submission(world, "Rukiye Çelik", "Selim Çelik")
     for token in (world.outsider, world.app_user):
         assert central.api(token).get(
-            f"/v1/projects/{a}/forms/{form}/submissions.csv.zip").status_code in (401, 403)
+            f"/v1/projects/{a}/forms/{form}/submissions.csv.zip"
+        ).status_code in (401, 403)
     zipped = central.api(world.manager).get(f"/v1/projects/{a}/forms/{form}/submissions.csv.zip")
     assert zipped.status_code == 200
     with zipfile.ZipFile(io.BytesIO(zipped.data)) as archive:
@@ -94,10 +97,12 @@ def test_exports_over_http(world: World) -> None:
     lines = central.api(world.manager).get(f"/v1/projects/{a}/forms/{form}/submissions.jsonl")
     assert len(lines.data.decode().splitlines()) == 3
     refused = central.api(world.manager).get(
-        f"/v1/projects/{a}/forms/{form}/submissions.csv.zip?profile=reidentified&reason=tracing")
+        f"/v1/projects/{a}/forms/{form}/submissions.csv.zip?profile=reidentified&reason=tracing"
+    )
     assert refused.status_code == 403
     plain = central.api(world.admin).get(
         f"/v1/projects/{a}/forms/{form}/submissions.csv.zip?profile=reidentified"
-        "&reason=family+tracing")
+        "&reason=family+tracing"
+    )
     with zipfile.ZipFile(io.BytesIO(plain.data)) as archive:
         assert "Rukiye Çelik" in archive.read(f"{form}-people.csv").decode()
