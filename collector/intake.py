@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import IO
 
-from sqlalchemy import and_, bindparam, exists, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from collector.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
 from collector.models import (
@@ -122,27 +123,22 @@ def _published(
 
 def _store_new(session: Session, upload: _Upload, parts: list[Part], limit: int) -> Receipt:
     """Insert a submission seen for the first time, with this upload's parts, and commit."""
+    receipt = _insert_new(session.connection(), upload, parts, limit)
+    session.commit()
+    return receipt
+
+
+def _insert_new(connection: Connection, upload: _Upload, parts: list[Part], limit: int) -> Receipt:
     # Core statements on the session's connection: the ORM's bulk-insert machinery costs more
     # than the inserts themselves, and nothing here needs identity-mapped objects.
-    connection = session.connection()
-    submission_id = connection.execute(
-        _NEW_SUBMISSION,
-        {
-            "project_id": upload.project_id,
-            "form_id": upload.form_id,
-            "form_version_id": upload.form_version_id,
-            "instance_id": upload.instance_id,
-            "manifest": upload.manifest,
-            "manifest_md5": hashlib.md5(upload.manifest).hexdigest(),
-            "expected_parts": upload.expected_parts,
-            # Every part of this upload is new (the names were checked unique); all or none
-            # of them are committed with the row.
-            "received_parts": len(parts),
-            "submitter_id": upload.submitter_id,
-            "device_id": upload.device_id,
-            "user_agent": upload.user_agent,
-        },
-    ).scalar_one()
+    values = {f.name: getattr(upload, f.name) for f in fields(_Upload)}
+    # Every part of this upload is new (the names were checked unique); all or none of them
+    # are committed with the row.
+    values |= {
+        "manifest_md5": hashlib.md5(upload.manifest).hexdigest(),
+        "received_parts": len(parts),
+    }
+    submission_id = connection.execute(_NEW_SUBMISSION, values).scalar_one()
     for part in parts:
         data = _read_part(part, limit)
         connection.execute(
@@ -150,11 +146,9 @@ def _store_new(session: Session, upload: _Upload, parts: list[Part], limit: int)
             {"submission_id": submission_id, "name": part.name, "data": data, "size": len(data)},
         )
         del data
-    session.commit()
     names = tuple(p.name for p in parts)
-    return Receipt(
-        submission_id, upload.instance_id, True, len(parts) == upload.expected_parts, names
-    )
+    complete = len(parts) == upload.expected_parts
+    return Receipt(submission_id, upload.instance_id, True, complete, names)
 
 
 def _check_part_names(envelope: odk.ODKManifest, parts: Sequence[Part]) -> None:
@@ -213,36 +207,49 @@ def receive(
     device_id: str | None = None,
     user_agent: str | None = None,
     max_part_bytes: int = 100 * 1024 * 1024,
+    committer: Committer | None = None,
 ) -> Receipt:
     """Validate and durably store one (possibly partial) upload; commit before returning.
 
     Any refusal rolls the session back: a refused upload changes nothing. Parts are read and
     written one at a time, so memory holds at most one part whatever the number of parts.
+    With a ``committer``, new submissions are committed in groups with concurrent ones.
     """
     parts = list(parts)
     try:
         upload = _validate(session, project_id, user, manifest, parts)
         upload = replace(upload, device_id=device_id, user_agent=(user_agent or "")[:500] or None)
-        try:
-            # Most uploads are new submissions: insert at once, and let the database's unique
-            # constraint say when it is a retry or a split upload's next part.
-            return _store_new(session, upload, parts, max_part_bytes)
-        except IntegrityError:
-            session.rollback()
-            if not _rewind(parts):
-                raise
-        try:
-            return _store(session, upload, parts, max_part_bytes)
-        except IntegrityError:
-            # Two uploads of the same instance (or part) raced; the loser sees the winner's
-            # rows now and is answered as a retry would be.
-            session.rollback()
-            if not _rewind(parts):
-                raise
-            return _store(session, upload, parts, max_part_bytes)
+        return _store_upload(session, upload, parts, max_part_bytes, committer)
     except BaseException:
         session.rollback()
         raise
+
+
+def _store_upload(
+    session: Session, upload: _Upload, parts: list[Part], limit: int, committer: Committer | None
+) -> Receipt:
+    if committer is not None:
+        receipt = committer.store_new(upload, parts, limit)
+        if receipt is not None:
+            return receipt
+    else:
+        try:
+            # Most uploads are new submissions: insert at once, and let the database's
+            # unique constraint say when it is a retry or a split upload's next part.
+            return _store_new(session, upload, parts, limit)
+        except IntegrityError:
+            session.rollback()
+            if not _rewind(parts):
+                raise
+    try:
+        return _store(session, upload, parts, limit)
+    except IntegrityError:
+        # Two uploads of the same instance (or part) raced; the loser sees the winner's
+        # rows now and is answered as a retry would be.
+        session.rollback()
+        if not _rewind(parts):
+            raise
+        return _store(session, upload, parts, limit)
 
 
 def _validate(
@@ -383,3 +390,116 @@ def _count_added(session: Session, submission_id: int, count: int) -> int:
         select(Submission.received_parts).where(Submission.id == submission_id)
     )
     return int(received or 0)
+
+
+@dataclass
+class _Job:
+    """One first upload waiting for a group commit."""
+
+    upload: _Upload
+    parts: list[Part]
+    limit: int
+    done: threading.Event = field(default_factory=threading.Event)
+    lead: bool = False
+    receipt: Receipt | None = None
+    error: BaseException | None = None
+
+
+class Committer:
+    """Group commit: first uploads that arrive together share one transaction and one flush.
+
+    A durable commit (an fsync) costs more than everything else intake does, and SQLite
+    commits one writer at a time. A request thread that finds no commit under way leads:
+    it inserts every upload queued so far in one transaction and commits once; the others
+    wait, and the first of those that arrived meanwhile leads the next group. Each caller
+    still returns only after its own upload is committed. Uploads that are not new, or
+    any group that fails as a whole, fall back to ``receive``'s one-by-one path.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], max_group: int = 64):
+        self.sessions = sessions
+        self.max_group = max_group
+        self._lock = threading.Lock()
+        self._queue: list[_Job] = []
+        self._leading = False
+
+    def store_new(self, upload: _Upload, parts: list[Part], limit: int) -> Receipt | None:
+        """Commit a first upload with others; None when it must take the one-by-one path."""
+        job = _Job(upload, parts, limit)
+        with self._lock:
+            self._queue.append(job)
+            job.lead = not self._leading
+            self._leading = True
+        if not job.lead:
+            job.done.wait()
+        if job.lead:
+            self._run_group()
+        job.done.wait()
+        if job.error is not None:
+            raise job.error
+        return job.receipt
+
+    def _run_group(self) -> None:
+        with self._lock:
+            group, self._queue = self._queue[: self.max_group], self._queue[self.max_group :]
+        try:
+            _commit_group(self.sessions, group)
+        finally:
+            with self._lock:
+                following = self._queue[0] if self._queue else None
+                self._leading = following is not None
+            if following is not None:
+                following.lead = True
+                following.done.set()
+            for job in group:
+                job.lead = False
+                job.done.set()
+
+
+def _commit_group(sessions: sessionmaker[Session], group: list[_Job]) -> None:
+    """Insert the group's new uploads in one transaction; leave the others to fall back."""
+    fresh = _fresh(sessions, group) if len(group) > 1 else [j for j in group if _fits(j)]
+    try:
+        with sessions() as session:
+            connection = session.connection()
+            receipts = [_insert_new(connection, j.upload, j.parts, j.limit) for j in fresh]
+            session.commit()
+    except BaseException:
+        # Not new after all, a race with another process, or a database error: each caller
+        # then takes the one-by-one path, which sorts these out.
+        for job in fresh:
+            _rewind(job.parts)
+        return
+    for job, receipt in zip(fresh, receipts, strict=True):
+        job.receipt = receipt
+
+
+def _fresh(sessions: sessionmaker[Session], group: list[_Job]) -> list[_Job]:
+    """The jobs of a group whose instance is not stored yet (one each), and that fit."""
+    with sessions() as session:
+        rows = session.execute(
+            select(Submission.form_id, Submission.instance_id).where(
+                Submission.instance_id.in_({j.upload.instance_id for j in group})
+            )
+        )
+        taken = {(form_id, iid) for form_id, iid in rows}
+    fresh = []
+    for job in group:
+        key = (job.upload.form_id, job.upload.instance_id)
+        if key not in taken and _fits(job):
+            taken.add(key)
+            fresh.append(job)
+    return fresh
+
+
+def _fits(job: _Job) -> bool:
+    """Tell whether every part can be measured and is within the limit (else: one by one)."""
+    if not all(p.stream.seekable() for p in job.parts):
+        return False
+    for part in job.parts:
+        start = part.stream.tell()
+        size = part.stream.seek(0, io.SEEK_END) - start
+        part.stream.seek(start)
+        if size > job.limit:
+            return False
+    return True

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector import intake
@@ -216,3 +217,78 @@ def test_parts_named_twice_are_refused_before_anything_is_read(
             )
         assert all(p.stream.tell() == 0 for p in parts)
         assert session.scalars(select(SubmissionPart)).all() == []
+
+
+# --- Group commit: concurrent first uploads share a transaction, and fall back when needed. ---
+
+
+def test_concurrent_uploads_through_a_committer_are_all_stored(
+    sessions: sessionmaker[Session], version: FormVersion
+) -> None:
+    committer = intake.Committer(sessions)
+    sealed = [seal(version, media=1) for _ in range(12)]
+
+    def upload(i: int) -> intake.Receipt:
+        with sessions() as session:
+            return receive(session, version, sealed[i], committer=committer)
+
+    results = _race(len(sealed), upload)
+    assert all(isinstance(r, intake.Receipt) and r.created and r.complete for r in results)
+    assert {r.instance_id for r in results if isinstance(r, intake.Receipt)} == {
+        odk.parse_manifest(s.manifest).instance_id for s in sealed
+    }
+    with sessions() as session:
+        assert stored_counts(session) == (12, 24)
+    assert not committer._leading
+    assert committer._queue == []
+
+
+def test_a_committer_group_with_retries_and_split_parts(
+    sessions: sessionmaker[Session], version: FormVersion
+) -> None:
+    committer = intake.Committer(sessions)
+    split, same = seal(version, media=2), seal(version)
+    names = list(split.files)
+    with sessions() as session:
+        receive(session, version, split, names[0], committer=committer)
+    jobs: list[tuple[odk.EncryptedSubmission, tuple[str, ...]]] = [
+        (split, (names[1],)),
+        (split, (names[2],)),
+        (same, ()),
+        (same, ()),
+        (seal(version), ()),
+    ]
+
+    def upload(i: int) -> intake.Receipt:
+        sealed, chosen = jobs[i]
+        with sessions() as session:
+            return receive(session, version, sealed, *chosen, committer=committer)
+
+    results = _race(len(jobs), upload)
+    assert all(isinstance(r, intake.Receipt) for r in results), results
+    with sessions() as session:
+        assert stored_counts(session) == (3, 9)
+        subs = session.scalars(select(Submission).order_by(Submission.id)).all()
+        assert [(s.received_parts, s.expected_parts) for s in subs] == [(3, 3)] * 3
+
+
+def test_a_failed_group_falls_back_to_one_by_one(
+    sessions: sessionmaker[Session], version: FormVersion, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    committer = intake.Committer(sessions)
+    calls: list[int] = []
+    original = intake._insert_new
+
+    def flaky(*args: Any) -> intake.Receipt:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("INSERT", {}, Exception("database is locked"))
+        return original(*args)
+
+    monkeypatch.setattr(intake, "_insert_new", flaky)
+    sealed = seal(version)
+    with sessions() as session:
+        receipt = receive(session, version, sealed, committer=committer)
+    assert (receipt.created, receipt.complete) == (True, True)
+    with sessions() as session:
+        assert stored_counts(session) == (1, 3)
