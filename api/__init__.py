@@ -10,6 +10,7 @@ from typing import IO, Any
 from flask import Flask, Request
 
 from api.config import Instance, Settings, load_settings
+from collector.intake import Committer
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ def create_app(
     instance.kek  # noqa: B018 - fail at start-up, not on the first request, on a wrong key.
     app.extensions["collector"] = instance
     app.extensions["collector.wake"] = threading.Event()
+    app.extensions["collector.committer"] = Committer(instance.sessions)
     errors.init_app(app)
     app.register_blueprint(openrosa.bp)
     central.init_app(app)

@@ -212,6 +212,7 @@ def submission_post(project_id: int) -> Response:
         device_id=request.args.get("deviceID"),
         user_agent=request.headers.get("User-Agent"),
         max_part_bytes=instance().settings.max_request_bytes,
+        committer=current_app.extensions.get("collector.committer"),
     )
     if receipt.complete:
         current_app.extensions["collector.wake"].set()
