@@ -337,3 +337,46 @@ def test_split_upload_completes_the_same_submission(site: Site, sealer: Sealer) 
     assert site.submission(upload.instance_id).state == "processed"
     with site.instance.sessions() as session:
         assert len(session.scalars(select(SubmissionMedia)).all()) == 20
+
+
+# --- Logs: the token is in every URL, and must be in no log line. ---
+
+
+def test_an_unexpected_error_is_logged_without_the_token(
+    site: Site, sealer: Sealer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from collector import intake
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(intake, "receive", broken)
+    response = sealer.client.post(sealer())
+    assert response.status_code == 500
+    assert response_message(response) == "internal error"
+    assert site.token not in response.text
+    [record] = [r for r in caplog.records if r.name == "collector.api"]
+    assert "/v1/key/***/projects/" in record.getMessage()
+    assert site.token not in record.getMessage()
+
+
+def test_the_redacting_filter_blanks_tokens_in_messages_and_tracebacks() -> None:
+    import logging
+
+    from api.server import RedactingFilter
+
+    token = appusers.new_token()
+    try:
+        raise ValueError(f"failed on /v1/key/{token}/projects/1/submission")
+    except ValueError:
+        import sys
+
+        record = logging.LogRecord(
+            "gunicorn.error", logging.ERROR, __file__, 1, "Error handling request %s",
+            (f"/v1/key/{token}/projects/1/formList",), sys.exc_info(),
+        )  # fmt: skip
+    assert RedactingFilter().filter(record)
+    text = logging.Formatter().format(record)
+    assert token not in text
+    assert "request /v1/key/***/projects/1/formList" in text
+    assert "ValueError: failed on /v1/key/***/projects/1/submission" in text
