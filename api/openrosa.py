@@ -3,6 +3,7 @@
 GET  /v1/key/<token>/projects/<p>/formList
 GET  /v1/key/<token>/projects/<p>/forms/<xmlFormId>.xml
 GET  /v1/key/<token>/projects/<p>/forms/<xmlFormId>/manifest
+GET  /v1/key/<token>/projects/<p>/forms/<xmlFormId>/attachments/<name>
 HEAD /v1/key/<token>/projects/<p>/submission            -> 204
 POST /v1/key/<token>/projects/<p>/submission            -> 201 once durably stored
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import re
 from email.utils import formatdate
+from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, current_app, g, request
@@ -20,7 +22,15 @@ from sqlalchemy.orm import Session
 from api.config import Instance
 from collector import appusers, intake, publishing
 from collector.errors import InvalidInput, NotFound
-from collector.models import AppUser, Form, FormDownload, FormState, FormVersion, utcnow
+from collector.models import (
+    AppUser,
+    Form,
+    FormAttachment,
+    FormDownload,
+    FormState,
+    FormVersion,
+    utcnow,
+)
 
 bp = Blueprint("openrosa", __name__, url_prefix="/v1/key/<token>/projects/<int:project_id>")
 
@@ -111,15 +121,21 @@ def _listed_forms(session: Session, user: AppUser) -> list[tuple[Form, FormVersi
 def form_list(project_id: int) -> Response:
     """List the published, open forms this app user may fill."""
     items = []
-    for form, version in _listed_forms(g.db, g.app_user):
-        url = f"{g.base}/forms/{escape(form.xml_form_id)}"
+    listed = _listed_forms(g.db, g.app_user)
+    with_media = _with_attachments(g.db, [version.id for _form, version in listed])
+    for form, version in listed:
+        url = f"{g.base}/forms/{quote(form.xml_form_id, safe='')}"
+        manifest = (
+            f"<manifestUrl>{escape(url)}/manifest</manifestUrl>" if version.id in with_media else ""
+        )
         items.append(
             "<xform>"
             f"<formID>{escape(form.xml_form_id)}</formID>"
             f"<name>{escape(form.name or form.xml_form_id)}</name>"
             f"<version>{escape(version.version)}</version>"
             f"<hash>md5:{version.md5}</hash>"
-            f"<downloadUrl>{url}.xml</downloadUrl>"
+            f"<downloadUrl>{escape(url)}.xml</downloadUrl>"
+            f"{manifest}"
             "</xform>"
         )
     body = (
@@ -163,11 +179,41 @@ def _record_download(
 
 @bp.get("/forms/<xml_form_id>/manifest")
 def form_manifest(project_id: int, xml_form_id: str) -> Response:
-    """Serve the (empty) media manifest of a form."""
-    _form_for_download(project_id, xml_form_id)
-    return xml_response(
-        f'<?xml version="1.0" encoding="UTF-8"?>\n<manifest xmlns="{MANIFEST_NS}"/>'
+    """List the media and data files of the version served (those uploaded), with md5s."""
+    _form, version = _form_for_download(project_id, xml_form_id)
+    url = f"{g.base}/forms/{quote(xml_form_id, safe='')}/attachments"
+    files = "".join(
+        "<mediaFile>"
+        f"<filename>{escape(a.name)}</filename>"
+        f"<hash>md5:{a.md5}</hash>"
+        f"<downloadUrl>{escape(url)}/{escape(quote(a.name, safe=''))}</downloadUrl>"
+        "</mediaFile>"
+        for a in publishing.attachments(g.db, version)
+        if a.data is not None
     )
+    body = f'<manifest xmlns="{MANIFEST_NS}">{files}</manifest>'
+    return xml_response(f'<?xml version="1.0" encoding="UTF-8"?>\n{body}')
+
+
+@bp.get("/forms/<xml_form_id>/attachments/<name>")
+def form_attachment(project_id: int, xml_form_id: str, name: str) -> Response:
+    """Serve one attachment of the version served, byte for byte as the manifest hashed it."""
+    _form, version = _form_for_download(project_id, xml_form_id)
+    for attachment in publishing.attachments(g.db, version):
+        if attachment.name == name and attachment.data is not None:
+            kind = attachment.content_type or "application/octet-stream"
+            return openrosa_headers(Response(attachment.data, content_type=kind))
+    raise NotFound(f"form {xml_form_id!r} has no attachment {name!r}")
+
+
+def _with_attachments(session: Session, version_ids: list[int]) -> set[int]:
+    """The versions among these that reference files (Collect then fetches the manifest)."""
+    if not version_ids:
+        return set()
+    stmt = select(FormAttachment.form_version_id).where(
+        FormAttachment.form_version_id.in_(version_ids)
+    )
+    return set(session.scalars(stmt))
 
 
 @bp.route("/submission", methods=["HEAD"])

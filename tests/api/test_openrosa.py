@@ -380,3 +380,44 @@ def test_the_redacting_filter_blanks_tokens_in_messages_and_tracebacks() -> None
     assert token not in text
     assert "request /v1/key/***/projects/1/formList" in text
     assert "ValueError: failed on /v1/key/***/projects/1/submission" in text
+
+
+# --- Form attachments: listed in the manifest (when uploaded), served as hashed. ---
+
+WITH_FILES = """
+| survey   |
+|          | type                            | name  | label |
+|          | select_one_from_file places.csv | place | Place |
+|          | select_one_from_file areas.csv  | area  | Area  |
+| settings |
+|          | form_id    | version | form_title |
+|          | with_files | 1       | With files |
+"""
+PLACES = b"name,label\nvan,Van\nhatay,Hatay\n"
+
+
+def test_attachments_are_offered_through_the_manifest(site: Site) -> None:
+    site.publish(WITH_FILES)
+    with transaction(site.instance.sessions) as session:
+        form = publishing.get_form(session, site.project_id, "with_files")
+        version = publishing.current_version(session, form.id)
+        assert version is not None
+        slots = {a.name: a for a in publishing.attachments(session, version)}
+        assert set(slots) == {"places.csv", "areas.csv"}
+        slots["places.csv"].data = PLACES
+        slots["places.csv"].md5 = hashlib.md5(PLACES).hexdigest()
+        slots["places.csv"].content_type = "text/csv"
+    client = CollectClient(site.url_for(site.app_user("Files", forms=("with_files",))))
+    response = client._get(f"{client.server_url}/formList")
+    [xform] = ElementTree.fromstring(response.content).findall(f"{FORMLIST}xform")
+    manifest_url = xform.findtext(f"{FORMLIST}manifestUrl")
+    assert manifest_url == f"{client.server_url}/forms/with_files/manifest"
+    manifest = client._get(manifest_url)
+    assert_openrosa(manifest)
+    [media] = ElementTree.fromstring(manifest.content).findall(f"{MANIFEST}mediaFile")
+    assert media.findtext(f"{MANIFEST}filename") == "places.csv"
+    served = client._get(media.findtext(f"{MANIFEST}downloadUrl") or "")
+    assert (served.status_code, served.content) == (200, PLACES)
+    assert media.findtext(f"{MANIFEST}hash") == f"md5:{hashlib.md5(served.content).hexdigest()}"
+    missing = client._get(f"{client.server_url}/forms/with_files/attachments/areas.csv")
+    assert missing.status_code == 404
