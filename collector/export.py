@@ -175,7 +175,8 @@ class _Writer:
         ]
 
     def batches(self, progress: Progress | None) -> Iterator[list[Entry]]:
-        for batch in entries(self.session, self.form):
+        # One row per logical submission: an edited one appears as its current version.
+        for batch in entries(self.session, self.form, where=[Submission.current.is_(True)]):
             self.renderer.prefetch([e.document for e in batch])
             yield batch
             self.summary.exported += len(batch)

@@ -100,8 +100,11 @@ def _band(value: str, width: int) -> str:
 
 
 def _round_geo(value: str, places: int) -> str:
+    """Round a number, or a geopoint's latitude and longitude (altitude and accuracy go)."""
     parts = value.split()
+    if len(parts) == 1:
+        return f"{round(float(parts[0]), places):.{places}f}"
     if len(parts) < 2:
-        raise ValueError("not a geopoint")
+        raise ValueError("not a number or a geopoint")
     lat, lon = (round(float(p), places) for p in parts[:2])
     return f"{lat:.{places}f} {lon:.{places}f}"

@@ -106,3 +106,22 @@ def test_exports_over_http(world: World) -> None:
     )
     with zipfile.ZipFile(io.BytesIO(plain.data)) as archive:
         assert "Rukiye Çelik" in archive.read(f"{form}-people.csv").decode()
+
+
+def test_an_edited_submission_is_exported_once(world: World) -> None:
+    central, a, form = world.central, world.project_a, world.form
+    edit = simple_instance(
+        "uuid:0a1b2c3d-0000-4000-8000-0000000000e2", place="Ağrı", deprecated=world.instance_id
+    )
+    response = central.api(world.admin).put(
+        f"/v1/projects/{a}/forms/{form}/submissions/{world.instance_id.replace(':', '%3A')}",
+        data=edit,
+        content_type="application/xml",
+    )
+    assert response.status_code == 200, response.get_json()
+    central.drain()
+    zipped = central.api(world.manager).get(f"/v1/projects/{a}/forms/{form}/submissions.csv.zip")
+    with zipfile.ZipFile(io.BytesIO(zipped.data)) as archive:
+        rows = archive.read(f"{form}.csv").decode().splitlines()[1:]
+    assert len(rows) == 1
+    assert "Ağrı" in rows[0]

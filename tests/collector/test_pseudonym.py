@@ -54,7 +54,9 @@ def test_different_identifiers_stay_apart(kind: str, a: str, b: str) -> None:
         ("istanbul/kadikoy", "admin1", "istanbul"),
         ("not a date", "year", None),
         ("many", "band:5", None),
-        ("41.0", "round:2", None),
+        ("41.0082", "round:2", "41.01"),
+        ("12.5 x", "round:1", None),
+        ("", "round:2", ""),
         ("", "year", ""),
     ],
 )
