@@ -54,10 +54,24 @@ def bearer() -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+def basic_credentials() -> tuple[str, str] | None:
+    """Return HTTP Basic email and password (what Excel and Power BI send to OData), if any."""
+    auth = request.authorization
+    if auth is None or auth.type != "basic" or not auth.username:
+        return None
+    return auth.username, auth.password or ""
+
+
 def actor() -> Actor:
     """Return the authenticated actor, or raise 401 (no or unknown credentials)."""
     if "api_actor" in g:
         found: Actor = g.api_actor
+        return found
+    basic = basic_credentials()
+    if basic is not None:
+        user = sessions.check_password(db(), *basic, remote=request.remote_addr or "unknown")
+        g.api_actor = roles.actor_for(user)
+        found = g.api_actor
         return found
     token = bearer()
     if token is None:

@@ -44,6 +44,9 @@ def problem(code: float, message: str, details: dict[str, Any] | None = None) ->
         return openrosa_message(message, status=status, nature="error")
     response = jsonify({"code": code, "message": message, "details": details or {}})
     response.status_code = status
+    if status == 401 and ".svc" in request.path:
+        # Excel and Power BI ask for a user name and password only when challenged.
+        response.headers["WWW-Authenticate"] = 'Basic realm="collector", charset="UTF-8"'
     return response
 
 

@@ -127,6 +127,26 @@ def login(
     now: datetime | None = None,
 ) -> Issued:
     """Open a session for a user; a failure is audited and committed before it is raised."""
+    now = now or utcnow()
+    user = check_password(session, email, password, remote=remote, limits=limits, now=now)
+    session.execute(delete(UserSession).where(UserSession.expires_at <= now))
+    return issue(session, user, ttl=ttl, now=now)
+
+
+def check_password(
+    session: Session,
+    email: str,
+    password: str,
+    *,
+    remote: str,
+    limits: Limits | None = None,
+    now: datetime | None = None,
+) -> User:
+    """Return the user of an email and password, with the login limits and failure audit.
+
+    Sessions use it once at login; HTTP Basic clients (Excel, Power BI on OData) on every
+    request.
+    """
     limits, now = limits or Limits(), now or utcnow()
     key = _failure_key(email, remote)
     _check_limit(session, key, email, remote, limits, now)
@@ -134,8 +154,7 @@ def login(
     if user is None:
         _refuse(session, key, email, remote, limits, now)
     session.execute(delete(LoginFailure).where(LoginFailure.key == key))
-    session.execute(delete(UserSession).where(UserSession.expires_at <= now))
-    return issue(session, user, ttl=ttl, now=now)
+    return user
 
 
 def issue(

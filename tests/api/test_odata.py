@@ -213,3 +213,18 @@ def test_pyodk_pages_follow_next_links(app: Flask, site: Site, tmp_path: Path) -
             page = client.session.get(page["@odata.nextLink"]).json()
             rows += page["value"]
     assert [r["__id"] for r in rows] == site.instance_ids
+
+
+def test_excel_and_power_bi_log_in_with_basic_auth(site: Site) -> None:
+    anonymous = requests.get(f"{site.svc()}/Submissions", timeout=30)
+    assert anonymous.status_code == 401
+    assert anonymous.headers["WWW-Authenticate"].startswith("Basic ")
+    wrong = requests.get(f"{site.svc()}/Submissions", auth=("dm@example.org", "nope"), timeout=30)
+    assert wrong.status_code == 401
+    table = requests.get(f"{site.svc()}/Submissions", auth=("dm@example.org", PASSWORD), timeout=30)
+    assert table.status_code == 200, table.text
+    assert len(table.json()["value"]) == 3
+    outsider = requests.get(
+        f"{site.svc()}/Submissions", auth=("other@example.org", PASSWORD), timeout=30
+    )
+    assert outsider.status_code == 403
