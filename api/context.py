@@ -69,8 +69,8 @@ def actor() -> Actor:
         return found
     basic = basic_credentials()
     if basic is not None:
-        user = sessions.check_password(db(), *basic, remote=request.remote_addr or "unknown")
-        g.api_actor = roles.actor_for(user)
+        checked = sessions.check_password(db(), *basic, remote=request.remote_addr or "unknown")
+        g.api_actor = roles.actor_for(checked)
         found = g.api_actor
         return found
     token = bearer()
