@@ -7,6 +7,7 @@ writes, access and error alike, goes through a filter that blanks it.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any
 
@@ -59,7 +60,17 @@ class RedactingLogger(Logger):  # type: ignore[misc]
 
     def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
         atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
-        return {k: redact(v) if isinstance(v, str) else v for k, v in atoms.items()}
+        return {k: _scrub(k, v) if isinstance(v, str) else v for k, v in atoms.items()}
+
+
+_QUERY = re.compile(r"\?[^\s\"]*")
+
+
+def _scrub(name: str, value: str) -> str:
+    """Blank tokens and query strings: an OData $filter may hold a name somebody typed."""
+    if name == "q":
+        return "?" if value else ""
+    return _QUERY.sub("?…", redact(value))
 
 
 class CollectorServer(BaseApplication):  # type: ignore[misc]

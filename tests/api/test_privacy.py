@@ -17,8 +17,10 @@ import time
 import unicodedata
 import zipfile
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import pytest
+import requests
 from sqlalchemy import Engine, func, select
 
 from collector.db import make_engine
@@ -51,6 +53,8 @@ def encodings(value: str) -> set[bytes]:
             text.encode("utf-16-le"),
             text.encode("utf-16-be"),
             json.dumps(text).encode(),
+            quote(text).encode(),
+            quote_plus(text).encode(),
         }
     return out
 
@@ -68,9 +72,10 @@ def secrets_of(name: str, phone: str, passport: str, members: tuple[str, ...]) -
     return [v for v in values if len(v) >= 6]
 
 
-def run_cli(env: dict[str, str], *args: str) -> str:
+def run_cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     done = subprocess.run(
         [*collector_command(), *args],
+        input=stdin,
         env={**os.environ, **env},
         capture_output=True,
         text=True,
@@ -133,6 +138,7 @@ def test_planted_identifiers_appear_nowhere(tmp_path: Path, database_url: str) -
                     break
                 time.sleep(0.2)
         assert done == len(PLANTED)
+        _search_with_odata(env, origin, project)
     csv_zip, jsonl = tmp_path / "out.csv.zip", tmp_path / "out.jsonl"
     run_cli(env, "export", "--project", project, "--form", "profile", "--out", str(csv_zip))
     run_cli(
@@ -163,6 +169,29 @@ def test_planted_identifiers_appear_nowhere(tmp_path: Path, database_url: str) -
         if any(shape in data for shape in encodings(value))
     ]
     assert leaks == []
+
+
+def _search_with_odata(env: dict[str, str], origin: str, project: str) -> None:
+    """A data manager types a planted name into an OData $filter: it must not reach the log."""
+    run_cli(
+        env,
+        "users",
+        "create",
+        "analyst@example.org",
+        "--role",
+        "admin",
+        "--password-stdin",
+        stdin="analyst password 1\n",
+    )
+    name = PLANTED[0][0]
+    answer = requests.get(
+        f"{origin}/v1/projects/{project}/forms/profile.svc/Submissions",
+        params={"$filter": f"full_name eq '{name}'"},
+        auth=("analyst@example.org", "analyst password 1"),
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["value"] == []  # Stored values are pseudonyms; a name matches none.
 
 
 def _dump(engine: Engine, database_url: str) -> bytes:
