@@ -28,8 +28,14 @@ def reveal(state: CLIState, subject: str, project_id: int, reason: str, as_json:
     with transaction(instance.sessions) as session:
         found = vault.reveal(session, instance.kek, project_id, subject, actor=CLI, reason=reason)
     if as_json:
-        echo_json({"subject": found.subject_id, "pseudonym": found.pseudonym,
-                   "kind": found.kind, "original": found.original})
+        echo_json(
+            {
+                "subject": found.subject_id,
+                "pseudonym": found.pseudonym,
+                "kind": found.kind,
+                "original": found.original,
+            }
+        )
     else:
         click.echo(f"{found.pseudonym}\t{found.kind}\t{found.original}")
 
@@ -61,7 +67,10 @@ def rotate_key(state: CLIState, project_id: int, batch: int) -> None:
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        result = pseudorotate.rotate(instance.sessions, instance.kek, project_id, actor=CLI,
-                                     batch=batch, progress=progress)
-    click.echo(f"project {project_id}: pseudonym key version {result.version} active; "
-               f"{result.rederived} re-derived, {result.kept_erased} erased kept")
+        result = pseudorotate.rotate(
+            instance.sessions, instance.kek, project_id, actor=CLI, batch=batch, progress=progress
+        )
+    click.echo(
+        f"project {project_id}: pseudonym key version {result.version} active; "
+        f"{result.rederived} re-derived, {result.kept_erased} erased kept"
+    )
