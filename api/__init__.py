@@ -60,7 +60,7 @@ def create_app(
     instance.kek  # noqa: B018 - fail at start-up, not on the first request, on a wrong key.
     app.extensions["collector"] = instance
     app.extensions["collector.wake"] = threading.Event()
-    app.extensions["collector.committer"] = Committer(instance.sessions)
+    app.extensions["collector.committer"] = Committer()
     errors.init_app(app)
     app.register_blueprint(openrosa.bp)
     central.init_app(app)

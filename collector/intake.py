@@ -15,7 +15,7 @@ from typing import IO
 
 from sqlalchemy import Connection, and_, bindparam, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from collector.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
 from collector.models import (
@@ -229,7 +229,7 @@ def _store_upload(
     session: Session, upload: _Upload, parts: list[Part], limit: int, committer: Committer | None
 ) -> Receipt:
     if committer is not None:
-        receipt = committer.store_new(upload, parts, limit)
+        receipt = committer.store_new(session, upload, parts, limit)
         if receipt is not None:
             return receipt
     else:
@@ -416,15 +416,19 @@ class Committer:
     any group that fails as a whole, fall back to ``receive``'s one-by-one path.
     """
 
-    def __init__(self, sessions: sessionmaker[Session], max_group: int = 64):
-        self.sessions = sessions
+    def __init__(self, max_group: int = 64):
         self.max_group = max_group
         self._lock = threading.Lock()
         self._queue: list[_Job] = []
         self._leading = False
 
-    def store_new(self, upload: _Upload, parts: list[Part], limit: int) -> Receipt | None:
-        """Commit a first upload with others; None when it must take the one-by-one path."""
+    def store_new(
+        self, session: Session, upload: _Upload, parts: list[Part], limit: int
+    ) -> Receipt | None:
+        """Commit a first upload with others; None when it must take the one-by-one path.
+
+        A leader commits its group in its own ``session`` (no other connection is taken).
+        """
         job = _Job(upload, parts, limit)
         with self._lock:
             self._queue.append(job)
@@ -433,17 +437,17 @@ class Committer:
         if not job.lead:
             job.done.wait()
         if job.lead:
-            self._run_group()
+            self._run_group(session)
         job.done.wait()
         if job.error is not None:
             raise job.error
         return job.receipt
 
-    def _run_group(self) -> None:
+    def _run_group(self, session: Session) -> None:
         with self._lock:
             group, self._queue = self._queue[: self.max_group], self._queue[self.max_group :]
         try:
-            _commit_group(self.sessions, group)
+            _commit_group(session, group)
         finally:
             with self._lock:
                 following = self._queue[0] if self._queue else None
@@ -456,15 +460,16 @@ class Committer:
                 job.done.set()
 
 
-def _commit_group(sessions: sessionmaker[Session], group: list[_Job]) -> None:
+def _commit_group(session: Session, group: list[_Job]) -> None:
     """Insert the group's new uploads in one transaction; leave the others to fall back."""
-    fresh = _fresh(sessions, group) if len(group) > 1 else [j for j in group if _fits(j)]
+    fresh: list[_Job] = []
     try:
-        with sessions() as session:
-            connection = session.connection()
-            receipts = [_insert_new(connection, j.upload, j.parts, j.limit) for j in fresh]
-            session.commit()
+        fresh = _fresh(session, group) if len(group) > 1 else [j for j in group if _fits(j)]
+        connection = session.connection()
+        receipts = [_insert_new(connection, j.upload, j.parts, j.limit) for j in fresh]
+        session.commit()
     except BaseException:
+        session.rollback()
         # Not new after all, a race with another process, or a database error: each caller
         # then takes the one-by-one path, which sorts these out.
         for job in fresh:
@@ -474,15 +479,14 @@ def _commit_group(sessions: sessionmaker[Session], group: list[_Job]) -> None:
         job.receipt = receipt
 
 
-def _fresh(sessions: sessionmaker[Session], group: list[_Job]) -> list[_Job]:
+def _fresh(session: Session, group: list[_Job]) -> list[_Job]:
     """The jobs of a group whose instance is not stored yet (one each), and that fit."""
-    with sessions() as session:
-        rows = session.execute(
-            select(Submission.form_id, Submission.instance_id).where(
-                Submission.instance_id.in_({j.upload.instance_id for j in group})
-            )
+    rows = session.execute(
+        select(Submission.form_id, Submission.instance_id).where(
+            Submission.instance_id.in_({j.upload.instance_id for j in group})
         )
-        taken = {(form_id, iid) for form_id, iid in rows}
+    )
+    taken = {(form_id, iid) for form_id, iid in rows}
     fresh = []
     for job in group:
         key = (job.upload.form_id, job.upload.instance_id)

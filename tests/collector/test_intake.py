@@ -225,7 +225,7 @@ def test_parts_named_twice_are_refused_before_anything_is_read(
 def test_concurrent_uploads_through_a_committer_are_all_stored(
     sessions: sessionmaker[Session], version: FormVersion
 ) -> None:
-    committer = intake.Committer(sessions)
+    committer = intake.Committer()
     sealed = [seal(version, media=1) for _ in range(12)]
 
     def upload(i: int) -> intake.Receipt:
@@ -246,7 +246,7 @@ def test_concurrent_uploads_through_a_committer_are_all_stored(
 def test_a_committer_group_with_retries_and_split_parts(
     sessions: sessionmaker[Session], version: FormVersion
 ) -> None:
-    committer = intake.Committer(sessions)
+    committer = intake.Committer()
     split, same = seal(version, media=2), seal(version)
     names = list(split.files)
     with sessions() as session:
@@ -275,7 +275,7 @@ def test_a_committer_group_with_retries_and_split_parts(
 def test_a_failed_group_falls_back_to_one_by_one(
     sessions: sessionmaker[Session], version: FormVersion, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    committer = intake.Committer(sessions)
+    committer = intake.Committer()
     calls: list[int] = []
     original = intake._insert_new
 
