@@ -139,6 +139,15 @@ class Renderer:
         """Render a row's values (path -> text)."""
         return {path: self.value(raw) for path, raw in stored.items()}
 
+    def pick(self, stored: Mapping[str, Any], paths: Sequence[str]) -> list[str | None]:
+        """Render the values of some paths, in order (the export's hot loop)."""
+        out: list[str | None] = []
+        for path in paths:
+            raw = stored.get(path)
+            # Plain text and nulls are most values; only pseudonyms and sealed values need work.
+            out.append(raw if raw is None or type(raw) is str else self.value(raw))
+        return out
+
 
 def _values(document: dict[str, Any]) -> Iterator[Any]:
     yield from document.get("root", {}).values()
