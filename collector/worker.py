@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
 # How long an upload missing parts waits for them before it is marked failed (missing-media).
 MISSING_MEDIA_GRACE = timedelta(hours=24)
+# Ciphertext processed per transaction (memory holds it and its plaintext at once).
+BATCH_BYTES = 32 * 1024 * 1024
 
 # Reason codes a failed submission carries (shown by `collector submissions list`).
 REASONS = {
@@ -77,6 +79,7 @@ class Decryptor:
     kek: bytes
     lease: timedelta = LEASE
     missing_media_grace: timedelta | None = MISSING_MEDIA_GRACE
+    batch_bytes: int = BATCH_BYTES
     _keys: dict[int, RSAPrivateKey] = field(default_factory=dict, repr=False)
     secrets: vault.Secrets = field(init=False, repr=False)
 
@@ -132,17 +135,47 @@ class Decryptor:
         return self.process_batch([claim])[claim.submission_id]
 
     def process_batch(self, claims: list[Claim]) -> dict[int, str]:
-        """Decrypt claimed submissions, then store them all in one transaction.
+        """Decrypt claimed submissions, then store them together, a few megabytes at a time.
 
-        Decryption (the CPU work) happens before any write; the writes of a batch share one
-        commit, so a batch costs one durable flush, not one per submission. Each result is
-        written only while its claim still holds, so nothing is stored twice.
+        Decryption (the CPU work) happens before any write; the writes of a chunk share one
+        commit, so small submissions cost one durable flush per chunk, not one each, while a
+        chunk's ciphertext and plaintext stay within ``batch_bytes`` (a lone large submission
+        is its own chunk). Each result is written only while its claim still holds, so
+        nothing is stored twice.
         """
-        held = {c.submission_id: c for c in filter(None, map(self._renew, claims))}
+        held = [c for c in map(self._renew, claims) if c is not None]
         states = {c.submission_id: "skipped" for c in claims}
+        for chunk in self._chunks(held):
+            states |= self._process_chunk(chunk)
+        return states
+
+    def _chunks(self, claims: list[Claim]) -> Iterator[list[Claim]]:
+        if not claims:
+            return
+        with self.sessions() as session:
+            rows = session.execute(
+                select(SubmissionPart.submission_id, func.sum(SubmissionPart.size))
+                .where(SubmissionPart.submission_id.in_([c.submission_id for c in claims]))
+                .group_by(SubmissionPart.submission_id)
+            )
+            sizes = {sid: int(size or 0) for sid, size in rows}
+        chunk: list[Claim] = []
+        total = 0
+        for claim in claims:
+            size = sizes.get(claim.submission_id, 0)
+            if chunk and total + size > self.batch_bytes:
+                yield chunk
+                chunk, total = [], 0
+            chunk.append(claim)
+            total += size
+        if chunk:
+            yield chunk
+
+    def _process_chunk(self, claims: list[Claim]) -> dict[int, str]:
+        held = {c.submission_id: c for c in claims}
         with self.sessions() as session:
             batch = _Batch(session, list(held))
-            states |= batch.not_received
+            states = dict(batch.not_received)
             outcomes = [self._outcome(batch, held[sid], sub) for sid, sub in batch.subs.items()]
             try:
                 states |= {o.claim.submission_id: self._write(session, o) for o in outcomes}

@@ -212,3 +212,28 @@ def test_run_works_until_stopped(
     thread.join(10)
     assert not thread.is_alive()
     assert states(sessions) == [("processed", 1, None)] * 4
+
+
+def test_a_batch_is_written_in_chunks_of_bounded_size(
+    sessions: sessionmaker[Session],
+    version: FormVersion,
+    kek: bytes,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with sessions() as session:
+        for size in (3000, 3000, 9000, 100):
+            submit(session, version, VALUES, media=[("photo.jpg", b"p" * size)])
+    decryptor = Decryptor(sessions, kek, batch_bytes=8000)
+    chunks: list[list[int]] = []
+    original = decryptor._process_chunk
+
+    def recorded(claims: list[Claim]) -> dict[int, str]:
+        chunks.append([c.submission_id for c in claims])
+        return original(claims)
+
+    monkeypatch.setattr(decryptor, "_process_chunk", recorded)
+    assert decryptor.drain() == 4
+    # Two small ones fit together; the large one is alone; the last small one follows it.
+    assert chunks == [[1, 2], [3], [4]]
+    assert states(sessions) == [("processed", 1, None)] * 4
+    assert records(sessions) == 4
