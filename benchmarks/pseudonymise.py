@@ -127,7 +127,7 @@ def main() -> None:
         sessions = sessions_for(engine)
         version = published(sessions, kek)
         figures = {}
-        for every in (1, 100):
+        for every in (1, 16):
             ours = timed(lambda e=every: run_ours(sessions, kek, version, args.n, e))
             record_size, sealed_size = _sizes(sessions)
             sizes = (record_size, sealed_size)
@@ -143,9 +143,9 @@ def main() -> None:
     for every, (ours, base) in figures.items():
         ratio = base / ours
         label = (
-            "one commit per submission (as the worker does)"
+            "one commit per submission"
             if every == 1
-            else (f"one commit per {every} submissions")
+            else f"one commit per {every} submissions (the worker's claimed batch)"
         )
         print(f"{label}:")
         print(f"  pseudonymise + store: {args.n / ours:8.1f} submissions/s")
