@@ -13,15 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from collector.db import make_engine, migrate, session_factory, sqlite_url
+from collector.db import make_engine, migrate, session_factory
+from tests.support.databases import PG_ENV, fresh_database
 
 ROOT = Path(__file__).resolve().parent.parent
 VECTORS = ROOT.parent / "shared" / "vectors"
-PG_ENV = "COLLECTOR_TEST_DATABASE_URL"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -49,21 +48,8 @@ def on_postgres() -> bool:
 @pytest.fixture
 def database_url(tmp_path: Path) -> Iterator[str]:
     """A URL to a fresh, empty database for this test alone."""
-    pg = os.environ.get(PG_ENV)
-    if not pg:
-        yield sqlite_url(tmp_path / "collector.db")
-        return
-    schema = "t_" + secrets.token_hex(6)
-    admin = create_engine(pg)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(pg).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with fresh_database(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.central import World, build_world, fresh_database, make_central
+from tests.support.central import World, build_world, make_central
+from tests.support.databases import fresh_database
 
 
 @pytest.fixture(scope="module")

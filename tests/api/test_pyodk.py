@@ -29,8 +29,9 @@ import pytest
 from pyodk.client import Client
 
 from tests.collector.test_vault import profile
-from tests.support.central import SIMPLE, fresh_database, simple_instance
+from tests.support.central import SIMPLE, simple_instance
 from tests.support.collect import CollectClient
+from tests.support.databases import fresh_database
 from tests.support.pipeline import instance_xml
 from tests.support.server import collector_command, served
 from tests.support.wirelog import Replay, calls

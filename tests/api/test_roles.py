@@ -26,9 +26,9 @@ from tests.support.central import (
     Central,
     World,
     build_world,
-    fresh_database,
     make_central,
 )
+from tests.support.databases import fresh_database
 
 ROLES = ("anonymous", "app-user", "manager", "outsider", "admin")
 ALLOWED = {

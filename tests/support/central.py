@@ -9,27 +9,21 @@ of project A, a data manager of project B, an app user of A, and A's form with a
 from __future__ import annotations
 
 import io
-import os
-import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from api import create_app
 from api.config import Instance, Settings
 from collector import appusers, keyring, publishing, roles, sessions, users
-from collector.db import sqlite_url, transaction
+from collector.db import transaction
 from collector.models import Base, Project, User
-from tests.conftest import PG_ENV
 from tests.support.xlsform import md_to_xlsx
 
 # Tables a refused request must leave as they were (the audit log and sessions may grow).
@@ -60,26 +54,6 @@ def chunked(data: bytes) -> dict[str, Any]:
         # What a WSGI server that de-chunks the body (gunicorn, werkzeug) tells the app.
         "environ_overrides": {"wsgi.input_terminated": True},
     }
-
-
-@contextmanager
-def fresh_database(base: Path) -> Iterator[str]:
-    """A fresh database: SQLite under ``base``, or a schema of its own on PostgreSQL."""
-    pg = os.environ.get(PG_ENV)
-    if not pg:
-        yield sqlite_url(base / "collector.db")
-        return
-    schema = "t_" + secrets.token_hex(6)
-    admin = create_engine(pg)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(pg).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @dataclass
