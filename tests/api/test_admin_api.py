@@ -125,3 +125,28 @@ def test_an_edited_submission_is_exported_once(world: World) -> None:
         rows = archive.read(f"{form}.csv").decode().splitlines()[1:]
     assert len(rows) == 1
     assert "Ağrı" in rows[0]
+
+
+@pytest.mark.parametrize(
+    ("case", "method", "path", "body", "code"),
+    [
+        ("odd key size", "post", "/key/rotate", {"bits": 1000}, 400.8),
+        ("bits not a number", "post", "/key/rotate", {"bits": "many"}, 400.8),
+        ("unknown generation", "post", "/key/generations/9/destroy", {}, 404.1),
+        ("reason too short", "post", "/vault/reveal", {"subject": "P1", "reason": "x"}, 400.8),
+        ("unknown subject", "post", "/vault/erase", {"subject": "PXXX", "reason": "check"}, 404.1),
+        ("unknown profile", "get", "/forms/simple/submissions.csv.zip?profile=raw", None, 400.23),
+        ("unknown form", "get", "/forms/nope/submissions.csv.zip", None, 404.1),
+    ],
+)
+def test_admin_and_export_refuse_bad_input(
+    world: World, case: str, method: str, path: str, body: object, code: float
+) -> None:
+    central = world.central
+    before = central.counts()
+    api = central.api(world.admin)
+    url = f"/v1/projects/{world.project_a}{path}"
+    response = api.post(url, json=body) if method == "post" else api.get(url)
+    assert response.status_code == int(code), (case, response.get_json())
+    assert response.get_json()["code"] == code
+    assert central.counts() == before
