@@ -152,6 +152,11 @@ class _Writer:
             if c.field.pii is not None and c.field.pii.kind == PIIKind.QUASI
         )
 
+    def count_quasi(self, root_values: list[str | None]) -> None:
+        """Count the root row's quasi-identifier combination (for the k-anonymity warning)."""
+        if self.quasi_at:
+            self.quasi[tuple(root_values[i] for i in self.quasi_at)] += 1
+
     def paths(self, table: Table) -> tuple[str, ...]:
         """The field paths of a table's columns, computed once."""
         if table.name not in self._paths:
@@ -169,8 +174,7 @@ class _Writer:
     def root_row(self, table: Table, entry: Entry) -> list[str | None]:
         sub = entry.submission
         values = self.renderer.pick(entry.document.get("root", {}), self.paths(table))
-        if self.quasi_at:
-            self.quasi[tuple(values[i] for i in self.quasi_at)] += 1
+        self.count_quasi(values)
         return [
             sub.created_at.isoformat(),
             *values,
@@ -317,13 +321,10 @@ def write_jsonl(
     """Stream one JSON object per processed submission; the summary is the last line."""
     writer = _prepare(session, form, actor, viewer, profile, reason, k)
     tables = tables_for(writer.model)
-    root = tables[0]
     for batch in writer.batches(progress):
         for entry in batch:
-            writer.root_row(root, entry)
-            out.write(
-                json.dumps(_json_row(writer, tables, entry), ensure_ascii=False).encode() + b"\n"
-            )
+            line = json.dumps(_json_row(writer, tables, entry), ensure_ascii=False)
+            out.write(line.encode() + b"\n")
     summary = _finish(writer)
     out.write(json.dumps({"__summary": summary}, ensure_ascii=False).encode() + b"\n")
     return summary
@@ -331,7 +332,9 @@ def write_jsonl(
 
 def _json_row(writer: _Writer, tables: list[Table], entry: Entry) -> dict[str, Any]:
     sub = entry.submission
-    values = writer.renderer.values(entry.document.get("root", {}))
+    root = tables[0]
+    values = writer.renderer.pick(entry.document.get("root", {}), writer.paths(root))
+    writer.count_quasi(values)
     row: dict[str, Any] = {
         "__id": sub.instance_id,
         "__system": {
@@ -340,13 +343,19 @@ def _json_row(writer: _Writer, tables: list[Table], entry: Entry) -> dict[str, A
             "formVersion": entry.document.get("version", ""),
         },
     }
-    row |= {c.header: values.get(c.field.path) for c in tables[0].columns}
+    row |= dict(zip((c.header for c in root.columns), values, strict=True))
     stored = entry.document.get("repeats", {})
     for table in tables[1:]:
+        headers = [c.header for c in table.columns]
         row[table.name.split(".", 1)[1]] = [
-            {c.header: v.get(c.field.path) for c in table.columns}
+            dict(
+                zip(
+                    headers,
+                    writer.renderer.pick(r.get("values", {}), writer.paths(table)),
+                    strict=True,
+                )
+            )
             | {"__id": r.get("key"), "__parent": r.get("parent")}
             for r in stored.get(table.repeat, [])
-            for v in [writer.renderer.values(r.get("values", {}))]
         ]
     return row

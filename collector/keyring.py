@@ -7,10 +7,10 @@ data binds it to its project and generation, so a sealed key copied to another r
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -374,8 +374,3 @@ def rewrap(session: Session, old_kek: bytes, new_kek: bytes, *, actor: Actor = a
     audit.record(session, actor, "key.rewrap", keys=count, kek_id=kek_sources.kek_id(new_kek))
     session.flush()
     return count
-
-
-def public_keys(rows: Sequence[KeyGeneration]) -> list[RSAPublicKey]:
-    """Return the public keys of some generations."""
-    return [kr.load_public_key(r.public_key_der) for r in rows]

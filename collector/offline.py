@@ -9,12 +9,12 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
+from collector import intake
 from collector.errors import InvalidInput
 from keys import odk
 from keys.errors import DecryptionFailed, MissingFile
 
 MANIFEST_NAME = "submission.xml"
-MAX_MANIFEST_BYTES = 1_048_576
 
 
 def read_submission_dir(src: Path) -> tuple[odk.ODKManifest, dict[str, bytes]]:
@@ -24,7 +24,7 @@ def read_submission_dir(src: Path) -> tuple[odk.ODKManifest, dict[str, bytes]]:
         raise InvalidInput(f"{src} is not a directory")
     if not manifest_path.is_file():
         raise InvalidInput(f"{manifest_path} is missing (the encrypted submission manifest)")
-    if manifest_path.stat().st_size > MAX_MANIFEST_BYTES:
+    if manifest_path.stat().st_size > intake.MAX_MANIFEST_BYTES:
         raise InvalidInput(f"{manifest_path} is larger than a manifest can be")
     manifest = odk.parse_manifest(manifest_path.read_bytes())
     files: dict[str, bytes] = {}

@@ -23,7 +23,7 @@ from forms.errors import FormError
 from forms.flatten import FlatInstance, Row
 from forms.model import FormModel, parse_xform
 from forms.policy import PIIKind, PIIPolicy
-from keys import odk, seal
+from keys import odk
 
 
 @lru_cache(maxsize=64)
@@ -60,7 +60,6 @@ class _Policy:
     dropped: set[str] = field(default_factory=set)
     suppressed: set[str] = field(default_factory=set)
     _pending: list[tuple[dict[str, Any], str, str | None, str]] = field(default_factory=list)
-    _data_key: tuple[int, bytes] | None = None
     subjects: list[int] = field(default_factory=list)
 
     def apply(self, values: Mapping[str, str]) -> dict[str, Any]:
@@ -81,16 +80,11 @@ class _Policy:
                 if out[path] is None:
                     self.suppressed.add(path)
             else:
-                out[path] = self.seal(value.encode(), "sensitive")
+                version, sealed = vault.seal_value(
+                    self.secrets, self.session, self.project_id, value.encode(), "sensitive"
+                )
+                out[path] = vault.encode_sealed(version, sealed)
         return out
-
-    def seal(self, value: bytes, what: str) -> dict[str, Any]:
-        if self._data_key is None:
-            self._data_key = self.secrets.data_key(self.session, self.project_id)
-        version, key = self._data_key
-        return vault.encode_sealed(
-            version, seal.seal(key, value, vault.value_aad(self.project_id, what))
-        )
 
     def finish(self) -> None:
         """Resolve every collected identifier to its subject in one batch."""

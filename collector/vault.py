@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -162,14 +162,6 @@ class Secrets:
 
 def _token(key: bytes, kind: str, normalised: str) -> str:
     return seal.pseudonym(key, f"{kind}\x00{normalised}")
-
-
-def subject_for(
-    session: Session, secrets: Secrets, project_id: int, identifier_type: str | None, original: str
-) -> Subject | None:
-    """Return the subject of one identifier value, creating it (and vaulting it) if new."""
-    [subject_id] = resolve(session, secrets, project_id, [(identifier_type, original)])
-    return session.get(Subject, subject_id) if subject_id is not None else None
 
 
 @dataclass(frozen=True)
@@ -378,11 +370,6 @@ def open_value(
 def encode_sealed(version: int, sealed: bytes) -> dict[str, object]:
     """The JSON form of a sealed sensitive value inside a record."""
     return {"sealed": base64.b64encode(sealed).decode(), "v": version}
-
-
-def subject_count(session: Session, project_id: int) -> int:
-    """Return how many subjects a project's vault holds (erased ones included)."""
-    return int(session.scalar(select(func.count()).where(Subject.project_id == project_id)) or 0)
 
 
 def rewrap(session: Session, old_kek: bytes, new_kek: bytes) -> int:

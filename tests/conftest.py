@@ -40,11 +40,6 @@ def vectors() -> Path:
     return VECTORS
 
 
-def on_postgres() -> bool:
-    """Tell whether this run targets PostgreSQL."""
-    return bool(os.environ.get(PG_ENV))
-
-
 @pytest.fixture
 def database_url(tmp_path: Path) -> Iterator[str]:
     """A URL to a fresh, empty database for this test alone."""
