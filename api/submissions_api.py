@@ -5,6 +5,7 @@ GET   …/forms/<f>/submissions/<iid>                PUT (edit: XML with meta/de
 PATCH …/forms/<f>/submissions/<iid>                {reviewState}
 GET   …/forms/<f>/submissions/<iid>.xml            501: values are served pseudonymised only
 GET   …/forms/<f>/submissions/<iid>/attachments    POST …/attachments/<name> (raw, chunked)
+GET   …/forms/<f>/submissions/<iid>/attachments/<name>  the decrypted file (see collector.media)
 GET   …/forms/<f>/submissions/<iid>/comments       POST {body}
 
 Reads return metadata only; the values are served, pseudonymised, by OData and the exports.
@@ -13,6 +14,7 @@ Reads return metadata only; the values are served, pseudonymised, by OData and t
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
@@ -28,7 +30,7 @@ from api.schemas.submissions import (
     SubmissionAttachmentSchema,
     SubmissionSchema,
 )
-from collector import comments, publishing, submissions
+from collector import comments, media, publishing, submissions
 from collector.errors import CollectorError, InvalidInput
 from collector.models import Form, Submission
 from collector.roles import Action
@@ -196,6 +198,27 @@ def list_attachments(project_id: int, xml_form_id: str, instance_id: str) -> Res
     root = submissions.get_logical(session, form, instance_id)
     rows = [{"name": n, "exists": e} for n, e in submissions.attachments(session, root)]
     return context.answer(SubmissionAttachmentSchema(), rows, many=True)
+
+
+@bp.get("/submissions/<instance_id>/attachments/<name>")
+@operation(
+    "Download a decrypted file (files of sensitive or identifying questions: admins only)",
+    "project",
+    produces="application/octet-stream",
+    errors=(409,),
+)
+def download_attachment(project_id: int, xml_form_id: str, instance_id: str, name: str) -> Response:
+    """Send one file of a processed submission, opened from its sealed copy (audited)."""
+    form, actor = _form(project_id, xml_form_id, Action.SUBMISSION_READ)
+    session = context.db()
+    root = submissions.get_logical(session, form, instance_id)
+    found = media.media_file(session, context.secrets(), root, name, actor=actor)
+    context.commit()
+    response = Response(found.data, mimetype=found.content_type)
+    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(found.name)}"
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @bp.post("/submissions/<instance_id>/attachments/<name>")
