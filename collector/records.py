@@ -3,16 +3,25 @@
 A record is one JSON document: the root row (field path -> text) and, for every repeat, its
 rows in document order with Central-style join keys. Paths are the instance paths of the form
 model, so exports and OData are built from the model and the record alone.
+
+Storing takes two steps, so that a batch costs a few statements, not a few per submission:
+``prepare`` is CPU work only (flatten, normalise and HMAC identifiers, generalise
+quasi-identifiers, seal sensitive values and media); ``write`` links the whole batch's
+identifiers to vault subjects with one lookup and inserts its records and media with one
+statement each. ``store_batch`` does both for the worker, so one bad submission fails alone.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from sqlalchemy import insert
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from collector import vault
@@ -23,7 +32,9 @@ from forms.errors import FormError
 from forms.flatten import FlatInstance, Row
 from forms.model import FormModel, parse_xform
 from forms.policy import PIIKind, PIIPolicy
-from keys import odk
+from keys import odk, seal
+
+log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=64)
@@ -47,25 +58,25 @@ def flatten(instance_xml: bytes, model: FormModel) -> FlatInstance:
 
 @dataclass
 class _Policy:
-    """Applies a form's PII policy to flattened values.
+    """Applies a form's PII policy to flattened values (CPU only: no database statement).
 
-    Identifiers are collected while the rows are built and resolved to subjects in one batch
-    (``finish``), so a submission costs one vault lookup whatever its number of identifiers.
+    Identifiers are normalised and pseudonymised here and linked to subjects later, for a
+    whole batch at once (``write``).
     """
 
-    session: Session
-    secrets: vault.Secrets
-    project_id: int
     model: FormModel
+    pseudonyms: vault.PseudonymKeys
+    data_key: tuple[int, bytes]
+    project_id: int
     dropped: set[str] = field(default_factory=set)
     suppressed: set[str] = field(default_factory=set)
-    _pending: list[tuple[dict[str, Any], str, str | None, str]] = field(default_factory=list)
-    subjects: list[int] = field(default_factory=list)
+    pending: list[tuple[dict[str, Any], str, vault.Identifier]] = field(default_factory=list)
 
     def apply(self, values: Mapping[str, str]) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        field_of = self.model.field
         for path, value in values.items():
-            rule = self.model.field(path).pii
+            rule = field_of(path).pii
             if rule is None:
                 out[path] = value
             elif rule.kind == PIIKind.DROP:
@@ -73,26 +84,21 @@ class _Policy:
             elif value == "":
                 out[path] = ""
             elif rule.kind == PIIKind.IDENTIFIER:
+                found = self.pseudonyms.identifier(rule.identifier_type, value)
                 out[path] = ""
-                self._pending.append((out, path, rule.identifier_type, value))
+                if found is not None:
+                    self.pending.append((out, path, found))
             elif rule.kind == PIIKind.QUASI:
                 out[path] = generalise(value, rule.rule)
                 if out[path] is None:
                     self.suppressed.add(path)
             else:
-                version, sealed = vault.seal_value(
-                    self.secrets, self.session, self.project_id, value.encode(), "sensitive"
-                )
-                out[path] = vault.encode_sealed(version, sealed)
+                out[path] = vault.encode_sealed(*self.seal(value.encode(), "sensitive"))
         return out
 
-    def finish(self) -> None:
-        """Resolve every collected identifier to its subject in one batch."""
-        items = [(kind, value) for _out, _path, kind, value in self._pending]
-        ids = vault.resolve(self.session, self.secrets, self.project_id, items)
-        for (out, path, _kind, _value), subject_id in zip(self._pending, ids, strict=True):
-            out[path] = {"subject": subject_id} if subject_id is not None else ""
-        self.subjects = sorted({i for i in ids if i is not None})
+    def seal(self, data: bytes, what: str) -> tuple[int, bytes]:
+        version, key = self.data_key
+        return version, seal.seal(key, data, vault.value_aad(self.project_id, what))
 
     def row(self, row: Row) -> dict[str, Any]:
         return {
@@ -112,13 +118,27 @@ class _Policy:
         return names
 
 
-def store(
+@dataclass
+class Prepared:
+    """A decrypted submission with its PII policy applied, ready to be written."""
+
+    submission_id: int
+    project_id: int
+    document: dict[str, Any]
+    pending: list[tuple[dict[str, Any], str, vault.Identifier]] = field(repr=False)
+    media: list[dict[str, Any]] = field(repr=False)
+
+
+def prepare(
     session: Session,
     submission: Submission,
     result: odk.DecryptedSubmission,
     secrets: vault.Secrets,
-) -> None:
-    """Apply the PII policy and store the record and sealed media (caller's transaction)."""
+) -> Prepared:
+    """Flatten, pseudonymise, generalise and seal a decrypted submission (no writes).
+
+    The session is only read for the project's keys, which ``secrets`` caches.
+    """
     version: FormVersion = submission.form_version
     model = model_for(version.xml, version.policy)
     flat = flatten(result.xml, model)
@@ -126,40 +146,111 @@ def store(
         raise ProcessingFailed(
             "instance-mismatch", "the decrypted instanceID differs from the envelope's"
         )
-    policy = _Policy(session, secrets, submission.project_id, model)
+    project_id = submission.project_id
+    policy = _Policy(
+        model,
+        vault.pseudonym_keys(session, secrets, project_id),
+        secrets.data_key(session, project_id),
+        project_id,
+    )
     document: dict[str, Any] = {
         "instanceId": flat.instance_id,
         "version": flat.version,
         "root": policy.apply(flat.root.values),
         "repeats": {p: [policy.row(r) for r in rows] for p, rows in flat.repeats.items()},
     }
-    policy.finish()
     dropped_media = policy.dropped_media(flat)
-    kept = []
+    media: list[dict[str, Any]] = []
     for name, data in result.media.items():
         if name in dropped_media:
             continue
-        key_version, sealed = vault.seal_value(
-            secrets, session, submission.project_id, data, "media"
+        key_version, sealed = policy.seal(data, "media")
+        media.append(
+            {
+                "submission_id": submission.id,
+                "name": name,
+                "size": len(data),
+                "sealed": sealed,
+                "key_version": key_version,
+            }
         )
-        session.add(
-            SubmissionMedia(
-                submission_id=submission.id,
-                name=name,
-                size=len(data),
-                sealed=sealed,
-                key_version=key_version,
-            )
-        )
-        kept.append(name)
     document |= {
-        "media": sorted(kept),
+        "media": sorted(m["name"] for m in media),
         "dropped": sorted(policy.dropped),
         "suppressed": sorted(policy.suppressed),
-        "subjects": policy.subjects,
         "unknownFields": len(flat.unknown),
     }
-    session.add(
-        SubmissionRecord(submission_id=submission.id, data=json.dumps(document, ensure_ascii=False))
-    )
-    session.flush()
+    return Prepared(submission.id, project_id, document, policy.pending, media)
+
+
+def write(session: Session, kek: bytes, batch: Sequence[Prepared]) -> None:
+    """Link the batch's identifiers to subjects (one lookup per project), then insert every
+    record and media file with one statement each (caller's transaction)."""
+    projects: dict[int, list[Prepared]] = {}
+    for item in batch:
+        projects.setdefault(item.project_id, []).append(item)
+    for project_id, items in projects.items():
+        pending = [p for item in items for p in item.pending]
+        ids = vault.link(session, kek, project_id, [identifier for _o, _p, identifier in pending])
+        for (out, path, _identifier), subject_id in zip(pending, ids, strict=True):
+            out[path] = {"subject": subject_id}
+    records, media = [], []
+    for item in batch:
+        subjects: set[int] = {out[path]["subject"] for out, path, _i in item.pending}
+        item.document["subjects"] = sorted(subjects)
+        records.append(
+            {
+                "submission_id": item.submission_id,
+                "data": json.dumps(item.document, ensure_ascii=False),
+            }
+        )
+        media += item.media
+    connection = session.connection()
+    if records:
+        connection.execute(insert(SubmissionRecord), records)
+    if media:
+        connection.execute(insert(SubmissionMedia), media)
+
+
+def store_batch(
+    session: Session,
+    items: Sequence[tuple[Submission, odk.DecryptedSubmission]],
+    secrets: vault.Secrets,
+) -> dict[int, ProcessingFailed]:
+    """Store decrypted submissions together; return the failure of each one that failed.
+
+    Every submission is prepared first (where a bad instance fails on its own), then the batch
+    is written under one savepoint. Should that write fail, each is written again under its own
+    savepoint, so that one bad submission does not fail the others. Database errors
+    (``OperationalError``) are the caller's: the batch is then for another try.
+    """
+    failures: dict[int, ProcessingFailed] = {}
+    ready: list[Prepared] = []
+    for submission, result in items:
+        try:
+            ready.append(prepare(session, submission, result, secrets))
+        except ProcessingFailed as failure:
+            failures[submission.id] = failure
+        except Exception:
+            log.exception("submission %s: unexpected error while preparing", submission.id)
+            failures[submission.id] = ProcessingFailed("internal-error", "see the server log")
+    if not ready:
+        return failures
+    try:
+        with session.begin_nested():
+            write(session, secrets.kek, ready)
+        return failures
+    except OperationalError:
+        raise
+    except Exception:
+        log.exception("a batch of %d records did not write; writing one by one", len(ready))
+    for item in ready:
+        try:
+            with session.begin_nested():
+                write(session, secrets.kek, [item])
+        except OperationalError:
+            raise
+        except Exception:
+            log.exception("submission %s: unexpected storage error", item.submission_id)
+            failures[item.submission_id] = ProcessingFailed("internal-error", "see the server log")
+    return failures

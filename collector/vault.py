@@ -165,36 +165,60 @@ def _token(key: bytes, kind: str, normalised: str) -> str:
 
 
 @dataclass(frozen=True)
-class _Prepared:
+class Identifier:
+    """An identifier value ready to link: its kind, its original and its pseudonym under every
+    key version (the newest live key last)."""
+
     kind: str
-    original: str
-    tokens: tuple[tuple[int, str], ...]  # (key version, pseudonym) for every live key
+    original: str = field(repr=False)
+    tokens: tuple[tuple[int, str], ...]
 
 
-def _prepare(
-    keys: list[tuple[int, bytes]], identifier_type: str | None, original: str
-) -> _Prepared | None:
-    normalised = normalise(original, identifier_type)
-    if not normalised:
-        return None
-    kind = link_kind(identifier_type)
-    tokens = tuple((version, _token(key, kind, normalised)) for version, key in keys)
-    return _Prepared(kind, original, tokens)
+@dataclass(frozen=True)
+class PseudonymKeys:
+    """A project's pseudonym keys, unsealed: every version, the one new subjects go under last.
+
+    A value is looked up under every version (active, pending during a rotation, and retired
+    ones, which only stragglers still use).
+    """
+
+    keys: tuple[tuple[int, bytes], ...] = field(repr=False)
+
+    def identifier(self, identifier_type: str | None, original: str) -> Identifier | None:
+        """Normalise and pseudonymise a value (CPU only); None for a value that is empty."""
+        normalised = normalise(original, identifier_type)
+        if not normalised:
+            return None
+        kind = link_kind(identifier_type)
+        tokens = tuple((version, _token(key, kind, normalised)) for version, key in self.keys)
+        return Identifier(kind, original, tokens)
+
+
+def pseudonym_keys(session: Session, secrets: Secrets, project_id: int) -> PseudonymKeys:
+    """Return a project's pseudonym keys (from the secrets' cache)."""
+    newest = secrets.newest(session, project_id, PSEUDONYM)
+    others = [k for k in secrets.versions(session, project_id, PSEUDONYM) if k != newest]
+    return PseudonymKeys(tuple((k.version, k.key) for k in (*others, newest)))
 
 
 def resolve(
     session: Session, secrets: Secrets, project_id: int, items: Sequence[tuple[str | None, str]]
 ) -> list[int | None]:
-    """Return the subject id of each identifier value, vaulting new ones (one lookup query).
+    """Return the subject id of each (identifier type, value), vaulting new ones."""
+    keys = pseudonym_keys(session, secrets, project_id)
+    identifiers = [keys.identifier(kind, original) for kind, original in items]
+    return link(session, secrets.kek, project_id, identifiers)
 
-    A value is looked up under every key version (active, pending during a rotation, and
-    retired ones, which only stragglers still use); new subjects go under the newest live key.
+
+def link(
+    session: Session, kek: bytes, project_id: int, identifiers: Sequence[Identifier | None]
+) -> list[int | None]:
+    """Return the subject id of each identifier, vaulting new ones (one lookup query).
+
+    New subjects go under the newest live key. A concurrent worker that vaults one of the same
+    values first makes the insert fail on the unique pseudonym: the lookup then runs again.
     """
-    newest = secrets.newest(session, project_id, PSEUDONYM)
-    others = [k for k in secrets.versions(session, project_id, PSEUDONYM) if k != newest]
-    keys = [(k.version, k.key) for k in (*others, newest)]
-    prepared = [_prepare(keys, kind, original) for kind, original in items]
-    wanted = {t for p in prepared if p for t in p.tokens}
+    wanted = {t for p in identifiers if p for t in p.tokens}
     found: dict[tuple[int, str], int] = {}
     if wanted:
         stmt = select(Subject.id, Subject.key_version, Subject.pseudonym).where(
@@ -204,24 +228,25 @@ def resolve(
         )
         found = {(v, token): sid for sid, v, token in session.execute(stmt) if (v, token) in wanted}
     new: dict[tuple[int, str], dict[str, Any]] = {}
-    for item in prepared:
+    for item in identifiers:
         if item is not None and not any(t in found for t in item.tokens):
             token = item.tokens[-1]
-            new.setdefault(token, _new_subject(secrets.kek, project_id, item, token))
+            new.setdefault(token, _new_subject(kek, project_id, item, token))
     if new:
         returning = insert(Subject).returning(Subject.id, Subject.key_version, Subject.pseudonym)
         try:
             with session.begin_nested():
                 inserted = session.execute(returning, list(new.values())).all()
         except IntegrityError:
-            # Another worker vaulted some of these values a moment ago: look again.
-            return resolve(session, secrets, project_id, items)
+            return link(session, kek, project_id, identifiers)
         found |= {(v, token): sid for sid, v, token in inserted}
-    return [None if p is None else next(found[t] for t in p.tokens if t in found) for p in prepared]
+    return [
+        None if p is None else next(found[t] for t in p.tokens if t in found) for p in identifiers
+    ]
 
 
 def _new_subject(
-    kek: bytes, project_id: int, item: _Prepared, token: tuple[int, str]
+    kek: bytes, project_id: int, item: Identifier, token: tuple[int, str]
 ) -> dict[str, Any]:
     data_key = seal.new_data_key()
     return {

@@ -14,27 +14,23 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
-from collector import keyring, records, submissions, vault
-from collector.errors import CollectorError
+from collector import records, vault
+from collector.decryption import INTERNAL, REASONS, Batch, Claim, Opener, Outcome, blame
 from collector.errors import ProcessingFailed as Failure
 from collector.models import (
-    KeyGeneration,
     Submission,
     SubmissionPart,
     SubmissionState,
     utcnow,
 )
 from keys import odk
-from keys.errors import DecryptionFailed, KeysError, ManifestError, MissingFile
-from keys.odk import SignatureStatus
 
 log = logging.getLogger(__name__)
 
@@ -44,26 +40,6 @@ LEASE = timedelta(seconds=60)
 MISSING_MEDIA_GRACE = timedelta(hours=24)
 # Ciphertext processed per transaction (memory holds it and its plaintext at once).
 BATCH_BYTES = 32 * 1024 * 1024
-
-# Reason codes a failed submission carries (shown by `collector submissions list`).
-REASONS = {
-    "unknown-key": "no key generation of the project opens this submission's key",
-    "key-destroyed": "the key generation this form version used was destroyed",
-    "corrupt-file": "an encrypted file does not decrypt (damaged or tampered ciphertext)",
-    "missing-media": "a file named in the manifest never arrived",
-    "instance-mismatch": "the decrypted instance does not belong to this form",
-    "bad-manifest": "the stored manifest does not parse",
-    "internal-error": "an unexpected error; see the server log",
-}
-INTERNAL = "see the server log"
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A submission this worker holds until ``until`` (the lease doubles as the claim's token)."""
-
-    submission_id: int
-    until: datetime
 
 
 @dataclass
@@ -80,11 +56,12 @@ class Decryptor:
     lease: timedelta = LEASE
     missing_media_grace: timedelta | None = MISSING_MEDIA_GRACE
     batch_bytes: int = BATCH_BYTES
-    _keys: dict[int, RSAPrivateKey] = field(default_factory=dict, repr=False)
     secrets: vault.Secrets = field(init=False, repr=False)
+    opener: Opener = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.secrets = vault.Secrets(self.kek)
+        self.opener = Opener(self.kek, self.secrets)
 
     def claim(self, limit: int = 16) -> list[Claim]:
         """Claim up to ``limit`` complete, unclaimed submissions (one lease for the batch)."""
@@ -174,11 +151,11 @@ class Decryptor:
     def _process_chunk(self, claims: list[Claim]) -> dict[int, str]:
         held = {c.submission_id: c for c in claims}
         with self.sessions() as session:
-            batch = _Batch(session, list(held))
+            batch = Batch(session, list(held))
             states = dict(batch.not_received)
             outcomes = [self._outcome(batch, held[sid], sub) for sid, sub in batch.subs.items()]
             try:
-                states |= {o.claim.submission_id: self._write(session, o) for o in outcomes}
+                states |= self._write(session, outcomes)
                 session.commit()
             except OperationalError:
                 # The database, not the submissions, failed (lost connection, deadlock): they
@@ -195,38 +172,44 @@ class Decryptor:
                 log.warning("submission %s failed: %s", sid, outcome.failure.reason)
         return states
 
-    def _outcome(self, batch: _Batch, claim: Claim, submission: Submission) -> _Outcome:
+    def _outcome(self, batch: Batch, claim: Claim, submission: Submission) -> Outcome:
         try:
-            result = self._decrypt(batch, submission)
+            result = self.opener.decrypt(batch, submission)
         except Failure as failure:
-            return _Outcome(claim, submission, failure=failure)
+            return Outcome(claim, submission, failure=failure)
         except Exception:
             log.exception("submission %s: unexpected decryption error", claim.submission_id)
-            return _Outcome(claim, submission, failure=Failure("internal-error", INTERNAL))
-        return _Outcome(claim, submission, result=result)
+            return Outcome(claim, submission, failure=Failure("internal-error", INTERNAL))
+        return Outcome(claim, submission, result=result)
 
-    def _write(self, session: Session, outcome: _Outcome) -> str:
-        """Mark one outcome (its claim still held) and store its record under a savepoint."""
-        claim, result = outcome.claim, outcome.result
-        state = SubmissionState.PROCESSED if result else SubmissionState.FAILED
-        if not self._mark(session, claim, state, outcome.failure, result):
-            return "skipped"
-        if result is None:
-            return state.value
-        try:
-            with session.begin_nested():
-                _store(session, outcome.submission, result, self.secrets)
-        except Failure as failure:
-            outcome.failure = failure
-        except OperationalError:
-            raise
-        except Exception:
-            log.exception("submission %s: unexpected storage error", claim.submission_id)
-            outcome.failure = Failure("internal-error", INTERNAL)
-        if outcome.failure is None:
-            return state.value
-        self._mark(session, claim, SubmissionState.FAILED, outcome.failure, None, again=True)
-        return SubmissionState.FAILED.value
+    def _write(self, session: Session, outcomes: list[Outcome]) -> dict[int, str]:
+        """Mark every outcome whose claim still holds, then store the decrypted ones together.
+
+        A submission whose storing fails is marked again, failed, over our own mark.
+        """
+        states: dict[int, str] = {}
+        won: list[Outcome] = []
+        for outcome in outcomes:
+            claim, result = outcome.claim, outcome.result
+            state = SubmissionState.PROCESSED if result else SubmissionState.FAILED
+            if not self._mark(session, claim, state, outcome.failure, result):
+                states[claim.submission_id] = "skipped"
+                continue
+            states[claim.submission_id] = state.value
+            if result is not None:
+                won.append(outcome)
+        decrypted = [(o.submission, o.result) for o in won if o.result is not None]
+        failures = records.store_batch(session, decrypted, self.secrets)
+        for outcome in won:
+            failure = failures.get(outcome.submission.id)
+            if failure is None or outcome.result is None:
+                continue
+            outcome.failure = blame(failure, outcome.result)
+            self._mark(
+                session, outcome.claim, SubmissionState.FAILED, outcome.failure, None, again=True
+            )
+            states[outcome.claim.submission_id] = SubmissionState.FAILED.value
+        return states
 
     def _mark(
         self,
@@ -260,47 +243,6 @@ class Decryptor:
                 session.execute(
                     update(Submission).where(self._held(claim)).values(claimed_until=None)
                 )
-
-    def _decrypt(self, batch: _Batch, submission: Submission) -> odk.DecryptedSubmission:
-        if submission.envelope == submissions.SEALED:
-            # Plaintext that arrived over the REST API, sealed under the project's data key.
-            return submissions.open_sealed(batch.session, self.secrets, submission)
-        try:
-            envelope = odk.parse_manifest(submission.manifest)
-        except ManifestError as exc:
-            raise Failure("bad-manifest", str(exc)) from None
-        parts = batch.parts.get(submission.id, {})
-        for key in self._candidate_keys(batch, submission):
-            try:
-                return odk.decrypt_submission(envelope, key, parts)
-            except MissingFile as exc:
-                raise Failure("missing-media", f"{exc.name} never arrived") from None
-            except DecryptionFailed as exc:
-                if exc.stage != "unwrap":
-                    raise Failure(
-                        "corrupt-file", f"{exc.file or 'a file'} does not decrypt"
-                    ) from None
-            except KeysError as exc:
-                raise Failure("corrupt-file", str(exc)) from None
-        own = submission.form_version.key_generation
-        if own is not None and own.sealed_private_key is None:
-            raise Failure("key-destroyed", f"key generation {own.generation} was destroyed")
-        raise Failure("unknown-key", REASONS["unknown-key"])
-
-    def _candidate_keys(self, batch: _Batch, submission: Submission) -> list[RSAPrivateKey]:
-        """The form version's own generation first, then every other usable one."""
-        rows = batch.generations(submission.project_id)
-        own = submission.form_version.key_generation_id
-        rows.sort(key=lambda r: (r.id != own, -r.generation))
-        return [self._key(batch.session, r) for r in rows if r.sealed_private_key is not None]
-
-    def _key(self, session: Session, row: KeyGeneration) -> RSAPrivateKey:
-        if row.id not in self._keys:
-            try:
-                self._keys[row.id] = keyring.private_key(session, row, self.kek)
-            except CollectorError as exc:
-                raise Failure("unknown-key", exc.message) from None
-        return self._keys[row.id]
 
     def sweep_incomplete(self) -> int:
         """Mark uploads still missing parts after the grace period failed (``missing-media``).
@@ -373,61 +315,6 @@ class Decryptor:
                     wake.clear()
                 else:
                     stop.wait(idle)
-
-
-@dataclass
-class _Outcome:
-    """What decrypting one claimed submission gave: a result or a failure."""
-
-    claim: Claim
-    submission: Submission
-    result: odk.DecryptedSubmission | None = None
-    failure: Failure | None = None
-
-
-class _Batch:
-    """A batch's submissions (received ones), their parts and keyrings, loaded in few queries."""
-
-    def __init__(self, session: Session, ids: list[int]):
-        self.session = session
-        rows = session.scalars(
-            select(Submission)
-            .where(Submission.id.in_(ids))
-            .options(selectinload(Submission.form_version))
-            .order_by(Submission.id)
-        ).all()
-        received = SubmissionState.RECEIVED.value
-        self.subs = {s.id: s for s in rows if s.state == received}
-        self.not_received = {s.id: s.state for s in rows if s.state != received}
-        self.parts: dict[int, dict[str, bytes]] = {}
-        stmt = select(SubmissionPart).where(SubmissionPart.submission_id.in_(list(self.subs)))
-        for part in session.scalars(stmt) if self.subs else ():
-            self.parts.setdefault(part.submission_id, {})[part.name] = part.data
-        self._generations: dict[int, list[KeyGeneration]] = {}
-
-    def generations(self, project_id: int) -> list[KeyGeneration]:
-        if project_id not in self._generations:
-            self._generations[project_id] = keyring.generations(self.session, project_id)
-        return list(self._generations[project_id])
-
-
-def _store(
-    session: Session,
-    submission: Submission,
-    result: odk.DecryptedSubmission,
-    secrets: vault.Secrets,
-) -> None:
-    """Store a decrypted submission, blaming the ciphertext when the signature says so."""
-    try:
-        records.store(session, submission, result, secrets)
-    except Failure as failure:
-        if failure.reason == "instance-mismatch" and result.signature == SignatureStatus.INVALID:
-            # A garbled plaintext whose signature does not match is damaged ciphertext (CFB
-            # decrypts a flipped byte into a garbled block), not a device sending another form.
-            raise Failure(
-                "corrupt-file", f"signature mismatch and {failure.detail or 'no valid instance'}"
-            ) from None
-        raise
 
 
 def retry(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import threading
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -10,11 +12,14 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import worker
+from collector import intake, worker
 from collector.db import session_factory
 from collector.models import FormVersion, Submission, SubmissionRecord, utcnow
+from collector.records import Prepared
 from collector.worker import Claim, Decryptor
-from tests.support.pipeline import publish, submit
+from keys import keyring as kr
+from keys import odk
+from tests.support.pipeline import KEY_ATTR, instance_xml, publish, submit
 from tests.support.xlsform import FIELD_VISIT
 
 VALUES = "<full_name>Ali</full_name><age>40</age><story>s</story>"
@@ -132,7 +137,7 @@ def test_database_errors_leave_the_submission_received(
     def lost(*_args: object) -> None:
         raise OperationalError("INSERT", {}, Exception("server closed the connection"))
 
-    monkeypatch.setattr(worker.records, "store", lost)
+    monkeypatch.setattr(worker.records, "write", lost)
     decryptor = Decryptor(sessions, kek)
     [claim] = decryptor.claim()
     assert decryptor.process(claim) == "received"
@@ -150,7 +155,7 @@ def test_unexpected_errors_fail_as_internal_error(
     def broken(*_args: object) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(worker.records, "store", broken)
+    monkeypatch.setattr(worker.records, "write", broken)
     Decryptor(sessions, kek).drain()
     assert states(sessions) == [("failed", 1, "internal-error")]
     monkeypatch.undo()
@@ -158,6 +163,64 @@ def test_unexpected_errors_fail_as_internal_error(
         assert worker.retry(session, project_id=version.form.project_id) == 1
     Decryptor(sessions, kek).drain()
     assert states(sessions) == [("processed", 2, None)]
+
+
+def test_one_bad_submission_in_a_batch_fails_alone(
+    sessions: sessionmaker[Session], version: FormVersion, kek: bytes
+) -> None:
+    received(sessions, version, 2)
+    with sessions() as session:
+        # Sealed with this form's key, but its instanceID is not the envelope's: it decrypts,
+        # then fails as it is prepared.
+        iid = f"uuid:{uuid.uuid4()}"
+        other = f"uuid:{uuid.uuid4()}"
+        sealed = odk.encrypt_submission(
+            form_id="field_visit",
+            version=version.version,
+            instance_id=iid,
+            xml=instance_xml("field_visit", version.version, VALUES, other),
+            media=[],
+            public_key=kr.load_public_key(KEY_ATTR.findall(version.xml)[0]),
+        )
+        parts = [intake.Part(n, io.BytesIO(d)) for n, d in sealed.files.items()]
+        intake.receive(
+            session,
+            project_id=version.form.project_id,
+            user=None,
+            manifest=sealed.manifest,
+            parts=parts,
+        )
+    received(sessions, version, 1)
+    [claims] = [Decryptor(sessions, kek).claim()]
+    assert len(claims) == 4
+    Decryptor(sessions, kek).process_batch(claims)
+    assert [s for s, _a, _r in states(sessions)] == ["processed"] * 2 + ["failed", "processed"]
+    assert states(sessions)[2][2] == "instance-mismatch"
+    assert records(sessions) == 3
+
+
+def test_a_batch_whose_write_fails_is_written_one_by_one(
+    sessions: sessionmaker[Session],
+    version: FormVersion,
+    kek: bytes,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    received(sessions, version, 3)
+    real_write = worker.records.write
+
+    def refuses_the_second(session: Session, kek: bytes, batch: list[Prepared]) -> None:
+        if any(item.submission_id == 2 for item in batch):
+            raise RuntimeError("a bug that only this submission's record triggers")
+        real_write(session, kek, batch)
+
+    monkeypatch.setattr(worker.records, "write", refuses_the_second)
+    Decryptor(sessions, kek).drain()
+    assert states(sessions) == [
+        ("processed", 1, None),
+        ("failed", 1, "internal-error"),
+        ("processed", 1, None),
+    ]
+    assert records(sessions) == 2
 
 
 def test_retry_touches_only_failed_submissions_of_the_given_ids(
