@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
@@ -187,16 +187,18 @@ class Decryptor:
 
         A submission whose storing fails is marked again, failed, over our own mark.
         """
+        held = self._mark_held(session, outcomes)
         states: dict[int, str] = {}
         won: list[Outcome] = []
         for outcome in outcomes:
-            claim, result = outcome.claim, outcome.result
-            state = SubmissionState.PROCESSED if result else SubmissionState.FAILED
-            if not self._mark(session, claim, state, outcome.failure, result):
-                states[claim.submission_id] = "skipped"
+            sid = outcome.claim.submission_id
+            if sid not in held:
+                states[sid] = "skipped"
                 continue
-            states[claim.submission_id] = state.value
-            if result is not None:
+            states[sid] = (
+                SubmissionState.PROCESSED if outcome.result else SubmissionState.FAILED
+            ).value
+            if outcome.result is not None:
                 won.append(outcome)
         decrypted = [(o.submission, o.result) for o in won if o.result is not None]
         failures = records.store_batch(session, decrypted, self.secrets)
@@ -211,6 +213,35 @@ class Decryptor:
             states[outcome.claim.submission_id] = SubmissionState.FAILED.value
         return states
 
+    def _mark_held(self, session: Session, outcomes: list[Outcome]) -> set[int]:
+        """Set every outcome's final state while its claim holds; return the ids marked.
+
+        Outcomes that set the same values under the same lease share one conditional UPDATE
+        (the processed ones of a batch, as a rule), which returns the rows it won.
+        """
+        now = utcnow()
+        groups: dict[tuple[Any, ...], tuple[dict[str, Any], list[int]]] = {}
+        for outcome in outcomes:
+            state = SubmissionState.PROCESSED if outcome.result else SubmissionState.FAILED
+            values = _final_values(state, outcome.failure, outcome.result, now)
+            key = (outcome.claim.until, *sorted(values.items()))
+            groups.setdefault(key, (values, []))[1].append(outcome.claim.submission_id)
+        marked: set[int] = set()
+        connection = session.connection()
+        for (until, *_values), (values, ids) in groups.items():
+            won = connection.execute(
+                update(Submission)
+                .where(
+                    Submission.id.in_(ids),
+                    Submission.state == SubmissionState.RECEIVED.value,
+                    Submission.claimed_until == until,
+                )
+                .values(attempts=Submission.attempts + 1, **values)
+                .returning(Submission.id)
+            )
+            marked.update(won.scalars())
+        return marked
+
     def _mark(
         self,
         session: Session,
@@ -221,13 +252,7 @@ class Decryptor:
         again: bool = False,
     ) -> bool:
         """Set the final state while the claim holds (or, ``again``, over our own mark)."""
-        now = utcnow()
-        values: dict[str, Any] = {"state": state.value, "updated_at": now, "claimed_until": None}
-        if failure is not None:
-            detail = failure.detail[:2000] or REASONS.get(failure.reason)
-            values |= {"reason": failure.reason, "reason_detail": detail, "processed_at": None}
-        if result is not None:
-            values |= {"signature": result.signature.value, "processed_at": now}
+        values = _final_values(state, failure, result, utcnow())
         if again:
             values["signature"] = None
             where = Submission.id == claim.submission_id
@@ -337,3 +362,19 @@ def retry(
     )
     session.commit()
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _final_values(
+    state: SubmissionState,
+    failure: Failure | None,
+    result: odk.DecryptedSubmission | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """The columns a submission's final state sets (its claim released)."""
+    values: dict[str, Any] = {"state": state.value, "updated_at": now, "claimed_until": None}
+    if failure is not None:
+        detail = failure.detail[:2000] or REASONS.get(failure.reason)
+        values |= {"reason": failure.reason, "reason_detail": detail, "processed_at": None}
+    if result is not None:
+        values |= {"signature": result.signature.value, "processed_at": now}
+    return values
