@@ -2,10 +2,10 @@
 
 In one run, on one fresh database, committing once per submission and once per 16 (the
 worker's claimed batch):
-- ours: what the worker does with decrypted submissions (``collector.records.store_batch``:
-  flatten with the form model, normalise and HMAC every identifier, vault new subjects,
-  generalise quasi-identifiers, seal sensitive values, insert the records; then mark each
-  processed) for N PROFILE instances already received (their rows exist before timing);
+- ours: what the worker does with decrypted submissions: ``records.prepare_batch`` (flatten
+  with the form model, normalise and HMAC every identifier, generalise quasi-identifiers,
+  seal sensitive values), mark each processed, ``records.write_batch`` (vault new subjects,
+  insert the records), for N PROFILE instances already received (rows exist before timing);
 - baseline: for the same N instances, HMAC-SHA256 of the same identifier values and an INSERT
   of a JSON row of the same size, and one vault row per identifier value;
 - rotation: ``collector.pseudorotate.rotate`` over every subject the run created (rows/s).
@@ -39,7 +39,7 @@ def run_ours(  # type: ignore[no-untyped-def]
     sessions, kek: bytes, version, ids: list[int], every: int
 ) -> None:
     """What the worker does with a decrypted batch: load the submissions, store them with
-    ``records.store_batch`` and mark each processed, committing once per batch."""
+    ``records.prepare_batch``, mark each processed, ``records.write_batch``, commit."""
     n = len(ids)
     secrets_cache = vault.Secrets(kek)
     with sessions() as session:
@@ -62,13 +62,14 @@ def run_ours(  # type: ignore[no-untyped-def]
                 )
                 for sub in subs
             ]
-            # As the worker does: mark first (the transaction's first write), then store.
+            # As the worker does: prepare (CPU), mark (the first write), then write the batch.
+            ready, failures = records.prepare_batch(session, items, secrets_cache)
             connection = session.connection()
             for sid in chunk:
                 connection.execute(
                     update(Submission).where(Submission.id == sid).values(state="processed")
                 )
-            failures = records.store_batch(session, items, secrets_cache)
+            failures |= records.write_batch(session, kek, ready)
             assert not failures, failures
             session.commit()
 

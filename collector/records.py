@@ -8,7 +8,8 @@ Storing takes two steps, so that a batch costs a few statements, not a few per s
 ``prepare`` is CPU work only (flatten, normalise and HMAC identifiers, generalise
 quasi-identifiers, seal sensitive values and media); ``write`` links the whole batch's
 identifiers to vault subjects with one lookup and inserts its records and media with one
-statement each. ``store_batch`` does both for the worker, so one bad submission fails alone.
+statement each. The worker runs ``prepare_batch`` before its transaction's first write and
+``write_batch`` after it; either lets one bad submission fail alone.
 """
 
 from __future__ import annotations
@@ -212,17 +213,15 @@ def write(session: Session, kek: bytes, batch: Sequence[Prepared]) -> None:
         connection.execute(insert(SubmissionMedia), media)
 
 
-def store_batch(
+def prepare_batch(
     session: Session,
     items: Sequence[tuple[Submission, odk.DecryptedSubmission]],
     secrets: vault.Secrets,
-) -> dict[int, ProcessingFailed]:
-    """Store decrypted submissions together; return the failure of each one that failed.
+) -> tuple[list[Prepared], dict[int, ProcessingFailed]]:
+    """Prepare decrypted submissions (CPU only); return those ready and each one's failure.
 
-    Every submission is prepared first (where a bad instance fails on its own), then the batch
-    is written under one savepoint. Should that write fail, each is written again under its own
-    savepoint, so that one bad submission does not fail the others. Database errors
-    (``OperationalError``) are the caller's: the batch is then for another try.
+    The worker runs this before its transaction's first write, so that a database that takes
+    one writer at a time (SQLite) is held only for the short bulk write that follows.
     """
     failures: dict[int, ProcessingFailed] = {}
     ready: list[Prepared] = []
@@ -234,11 +233,26 @@ def store_batch(
         except Exception:
             log.exception("submission %s: unexpected error while preparing", submission.id)
             failures[submission.id] = ProcessingFailed("internal-error", "see the server log")
+    return ready, failures
+
+
+def write_batch(
+    session: Session, kek: bytes, ready: Sequence[Prepared]
+) -> dict[int, ProcessingFailed]:
+    """Write prepared submissions together; return the failure of each one that failed.
+
+    The batch is written under one savepoint. Should that fail, each is written again under
+    its own savepoint, so that one bad submission does not fail the others. Database errors
+    (``OperationalError``) are the caller's: the batch is then for another try. On SQLite the
+    caller's transaction must have written already (its driver opens a transaction only at
+    the first write, and a savepoint opened before would commit on its own).
+    """
+    failures: dict[int, ProcessingFailed] = {}
     if not ready:
         return failures
     try:
         with session.begin_nested():
-            write(session, secrets.kek, ready)
+            write(session, kek, ready)
         return failures
     except OperationalError:
         raise
@@ -247,7 +261,7 @@ def store_batch(
     for item in ready:
         try:
             with session.begin_nested():
-                write(session, secrets.kek, [item])
+                write(session, kek, [item])
         except OperationalError:
             raise
         except Exception:

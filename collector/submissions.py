@@ -3,7 +3,7 @@
 pyodk posts submissions as plaintext XML, and this project stores nothing in plaintext: the XML
 and each attachment are sealed at once under the project's data key, bound (associated data) to
 the project, form, instanceID and part, and kept as a submission whose envelope is ``sealed``.
-The worker opens it (``open_sealed``) and stores it through ``records.store_batch``, the path
+The worker opens it (``open_sealed``) and stores it through ``records.write_batch``, the path
 of a decrypted Collect envelope, so the PII policy applies alike.
 
 An edit (PUT with ``meta/deprecatedID``) is a new version linked to the first one (``root_id``);

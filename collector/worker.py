@@ -183,10 +183,13 @@ class Decryptor:
         return Outcome(claim, submission, result=result)
 
     def _write(self, session: Session, outcomes: list[Outcome]) -> dict[int, str]:
-        """Mark every outcome whose claim still holds, then store the decrypted ones together.
+        """Prepare the decrypted outcomes (CPU, before any write), mark every outcome whose
+        claim still holds, then write the prepared ones together.
 
-        A submission whose storing fails is marked again, failed, over our own mark.
+        A submission whose preparing or writing fails is marked again, failed, over our mark.
         """
+        decrypted = [(o.submission, o.result) for o in outcomes if o.result is not None]
+        ready, failures = records.prepare_batch(session, decrypted, self.secrets)
         held = self._mark_held(session, outcomes)
         states: dict[int, str] = {}
         won: list[Outcome] = []
@@ -200,8 +203,10 @@ class Decryptor:
             ).value
             if outcome.result is not None:
                 won.append(outcome)
-        decrypted = [(o.submission, o.result) for o in won if o.result is not None]
-        failures = records.store_batch(session, decrypted, self.secrets)
+        mine = {o.submission.id for o in won}
+        failures |= records.write_batch(
+            session, self.secrets.kek, [p for p in ready if p.submission_id in mine]
+        )
         for outcome in won:
             failure = failures.get(outcome.submission.id)
             if failure is None or outcome.result is None:
