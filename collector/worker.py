@@ -38,6 +38,11 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
 # How long an upload missing parts waits for them before it is marked failed (missing-media).
 MISSING_MEDIA_GRACE = timedelta(hours=24)
+# Submissions claimed at once: a batch's fixed costs (claim, loads, one lookup, one commit)
+# spread over this many; its memory is bounded by BATCH_BYTES whatever the count.
+CLAIM_BATCH = 64
+# How many times a claim looks again after another worker won every row it selected.
+CLAIM_ATTEMPTS = 5
 # Ciphertext processed per transaction (memory holds it and its plaintext at once).
 BATCH_BYTES = 32 * 1024 * 1024
 
@@ -63,7 +68,7 @@ class Decryptor:
         self.secrets = vault.Secrets(self.kek)
         self.opener = Opener(self.kek, self.secrets)
 
-    def claim(self, limit: int = 16) -> list[Claim]:
+    def claim(self, limit: int = CLAIM_BATCH) -> list[Claim]:
         """Claim up to ``limit`` complete, unclaimed submissions (one lease for the batch)."""
         now = utcnow()
         claimable = (
@@ -71,22 +76,30 @@ class Decryptor:
             Submission.received_parts == Submission.expected_parts,
             or_(Submission.claimed_until.is_(None), Submission.claimed_until < now),
         )
-        with self.sessions() as session, session.begin():
-            stmt = select(Submission.id).where(*claimable).order_by(Submission.id).limit(limit)
-            if session.get_bind().dialect.name == "postgresql":
-                stmt = stmt.with_for_update(skip_locked=True)
-            ids = session.scalars(stmt).all()
-            if not ids:
-                return []
-            until = utcnow() + self.lease
-            # Conditional again: on SQLite the SELECT did not lock, another worker may have won.
-            won = session.connection().execute(
-                update(Submission)
-                .where(Submission.id.in_(ids), *claimable)
-                .values(claimed_until=until)
-                .returning(Submission.id)
-            )
-            return [Claim(sid, until) for sid in sorted(won.scalars())]
+        for _attempt in range(CLAIM_ATTEMPTS):
+            with self.sessions() as session, session.begin():
+                stmt = select(Submission.id).where(*claimable).order_by(Submission.id)
+                stmt = stmt.limit(limit)
+                if session.get_bind().dialect.name == "postgresql":
+                    stmt = stmt.with_for_update(skip_locked=True)
+                ids = session.scalars(stmt).all()
+                if not ids:
+                    return []
+                until = utcnow() + self.lease
+                # Conditional again: on SQLite the SELECT did not lock, another worker may
+                # have won these rows meanwhile.
+                won = session.connection().execute(
+                    update(Submission)
+                    .where(Submission.id.in_(ids), *claimable)
+                    .values(claimed_until=until)
+                    .returning(Submission.id)
+                )
+                claims = [Claim(sid, until) for sid in sorted(won.scalars())]
+            if claims:
+                return claims
+            # Lost the race for every row while others wait: look again at once rather than
+            # report an empty queue (the run loop would then sleep).
+        return []
 
     def _held(self, claim: Claim) -> ColumnElement[bool]:
         """The condition under which this worker still holds a claim."""
@@ -303,7 +316,7 @@ class Decryptor:
             log.warning("%d incomplete submissions failed: missing-media", count)
         return count
 
-    def run_once(self, limit: int = 16) -> int:
+    def run_once(self, limit: int = CLAIM_BATCH) -> int:
         """Claim and process one batch; return how many were claimed."""
         claims = self.claim(limit)
         if claims:
