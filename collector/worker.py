@@ -40,7 +40,7 @@ LEASE = timedelta(seconds=60)
 MISSING_MEDIA_GRACE = timedelta(hours=24)
 # Submissions claimed at once: a batch's fixed costs (claim, loads, one lookup, one commit)
 # spread over this many; its memory is bounded by BATCH_BYTES whatever the count.
-CLAIM_BATCH = 64
+CLAIM_BATCH = 128
 # How many times a claim looks again after another worker won every row it selected.
 CLAIM_ATTEMPTS = 5
 # Ciphertext processed per transaction (memory holds it and its plaintext at once).
@@ -130,13 +130,14 @@ class Decryptor:
         Decryption (the CPU work) happens before any write; the writes of a chunk share one
         commit, so small submissions cost one durable flush per chunk, not one each, while a
         chunk's ciphertext and plaintext stay within ``batch_bytes`` (a lone large submission
-        is its own chunk). Each result is written only while its claim still holds, so
-        nothing is stored twice.
+        is its own chunk). Claims are renewed before each chunk, so a long batch keeps them;
+        each result is written only while its claim still holds, so nothing is stored twice.
         """
-        held = [c for c in map(self._renew, claims) if c is not None]
         states = {c.submission_id: "skipped" for c in claims}
-        for chunk in self._chunks(held):
-            states |= self._process_chunk(chunk)
+        for chunk in self._chunks(claims):
+            held = [c for c in map(self._renew, chunk) if c is not None]
+            if held:
+                states |= self._process_chunk(held)
         return states
 
     def _chunks(self, claims: list[Claim]) -> Iterator[list[Claim]]:
