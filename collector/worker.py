@@ -41,6 +41,8 @@ MISSING_MEDIA_GRACE = timedelta(hours=24)
 # Submissions claimed at once: a batch's fixed costs (claim, loads, one lookup, one commit)
 # spread over this many; its memory is bounded by BATCH_BYTES whatever the count.
 CLAIM_BATCH = 128
+# The least a worker takes of a backlog shorter than a batch (it takes half of one).
+MIN_SHARE = 8
 # How many times a claim looks again after another worker won every row it selected.
 CLAIM_ATTEMPTS = 5
 # Ciphertext processed per transaction (memory holds it and its plaintext at once).
@@ -85,6 +87,9 @@ class Decryptor:
                 ids = session.scalars(stmt).all()
                 if not ids:
                     return []
+                if len(ids) < limit:
+                    # A backlog shorter than a batch: take half, so other workers share it.
+                    ids = ids[: max(MIN_SHARE, (len(ids) + 1) // 2)]
                 until = utcnow() + self.lease
                 # Conditional again: on SQLite the SELECT did not lock, another worker may
                 # have won these rows meanwhile.
