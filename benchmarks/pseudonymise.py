@@ -1,7 +1,7 @@
 """Pseudonymise-and-store throughput against bare HMAC + INSERT, and the rotation job's speed.
 
-In one run, on one fresh database, committing once per submission and once per 16 (the
-worker's claimed batch):
+In one run, on one fresh database, committing once per submission and once per batch as the
+worker claims it (``collector.worker.CLAIM_BATCH``):
 - ours: what the worker does with decrypted submissions: ``records.prepare_batch`` (flatten
   with the form model, normalise and HMAC every identifier, generalise quasi-identifiers,
   seal sensitive values), mark each processed, ``records.write_batch`` (vault new subjects,
@@ -30,6 +30,7 @@ from sqlalchemy.orm import selectinload
 
 from collector import pseudorotate, records, vault
 from collector.models import Subject, Submission, SubmissionRecord
+from collector.worker import CLAIM_BATCH
 from keys.odk import DecryptedSubmission, SignatureStatus
 
 GOAL = 0.5
@@ -165,7 +166,7 @@ def main() -> None:
         sessions = sessions_for(engine)
         version = published(sessions, kek)
         figures = {}
-        for every in (1, 16):
+        for every in (1, CLAIM_BATCH):
             with sessions() as session:  # The received submissions exist before the clock runs.
                 ids = received_rows(session, version, args.n)
                 session.commit()
@@ -199,8 +200,8 @@ def main() -> None:
     print(
         "CPU step alone (records.prepare: flatten, normalise, HMAC, generalise, seal; no "
         f"database): {args.n / prepared:8.1f} submissions/s\n"
-        f"  so even with free storage, ours / baseline at 16 per commit <= "
-        f"{figures[16][1] / prepared:.2f}"
+        f"  so even with free storage, ours / baseline at {CLAIM_BATCH} per commit <= "
+        f"{figures[CLAIM_BATCH][1] / prepared:.2f}"
     )
     print(
         f"pseudonym-key rotation: {result.rederived / rotation:8.1f} subjects/s "
