@@ -65,11 +65,11 @@ def run_ours(  # type: ignore[no-untyped-def]
             ]
             # As the worker does: prepare (CPU), mark (the first write), then write the batch.
             ready, failures = records.prepare_batch(session, items, secrets_cache)
-            connection = session.connection()
-            for sid in chunk:
-                connection.execute(
-                    update(Submission).where(Submission.id == sid).values(state="processed")
-                )
+            session.connection().execute(  # One conditional UPDATE, as the worker marks.
+                update(Submission)
+                .where(Submission.id.in_(chunk), Submission.state == "received")
+                .values(state="processed")
+            )
             failures |= records.write_batch(session, kek, ready)
             assert not failures, failures
             session.commit()
