@@ -10,6 +10,7 @@ from click.testing import CliRunner, Result
 from flask import Flask
 
 from api.cli import main
+from tests.support.central import Central, make_central
 from tests.support.collect import CollectClient
 from tests.support.site import Sealer, Site, instance_of, make_app, served_site
 
@@ -74,3 +75,11 @@ def collect(site: Site) -> CollectClient:
 def sealer(collect: CollectClient) -> Sealer:
     """Seals FIELD_VISIT submissions with the key of the form as Collect downloaded it."""
     return Sealer(collect)
+
+
+@pytest.fixture
+def central(tmp_path: Path, database_url: str) -> Iterator[Central]:
+    """One app on a fresh database, as the REST API tests drive it (no background worker)."""
+    found = make_central(tmp_path, database_url)
+    yield found
+    found.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,13 +15,6 @@ from collector.models import LoginFailure, User, UserSession, utcnow
 from tests.support.central import Central, make_central
 
 PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture
-def central(tmp_path: Path, database_url: str) -> Iterator[Central]:
-    found = make_central(tmp_path, database_url)
-    yield found
-    found.close()
 
 
 @pytest.fixture

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from tests.collector.rawdb import raw_database_bytes
-from tests.support.central import Api, Central, make_central
+from tests.support.central import Api, Central
 
 UUID = "4c447a03-3c64-45fa-81fa-f5a7a94f9a97"
 LABEL = "Household of Kıvılcım Işıkoğlu"
-
-
-@pytest.fixture
-def central(tmp_path: Path, database_url: str) -> Iterator[Central]:
-    found = make_central(tmp_path, database_url)
-    yield found
-    found.close()
 
 
 @pytest.fixture

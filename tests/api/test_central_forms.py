@@ -5,15 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from collector import rotation
 from collector.models import FormVersion, KeyGeneration
-from tests.support.central import SIMPLE, Central, chunked, make_central
+from tests.support.central import SIMPLE, Central, chunked
 from tests.support.xlsform import FIELD_VISIT, md_to_xlsx
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -30,13 +28,6 @@ XFORM = (
     '</model></h:head><h:body><input ref="/data/well"><label>Well</label></input></h:body>'
     "</h:html>"
 )
-
-
-@pytest.fixture
-def central(tmp_path: Path, database_url: str) -> Iterator[Central]:
-    found = make_central(tmp_path, database_url)
-    yield found
-    found.close()
 
 
 @pytest.fixture

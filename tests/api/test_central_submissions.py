@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from collector.models import Submission, SubmissionMedia, SubmissionRecord
 from tests.collector.rawdb import raw_database_bytes
-from tests.support.central import SIMPLE, Central, chunked, make_central, simple_instance
+from tests.support.central import SIMPLE, Central, chunked, simple_instance
 
 NAME = "Zübeyde Karagöz-Işıkoğlu"
 PLACE = "Yozgat crossing point"
 COMMENT = "Spoke again with Zübeyde by phone"
 PHOTO = b"\xff\xd8\xff planted jpeg bytes"
-
-
-@pytest.fixture
-def central(tmp_path: Path, database_url: str) -> Iterator[Central]:
-    found = make_central(tmp_path, database_url)
-    yield found
-    found.close()
 
 
 @pytest.fixture

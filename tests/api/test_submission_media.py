@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
 
 from collector.models import FormVersion
-from tests.support.central import Central, make_central
+from tests.support.central import Central
 from tests.support.pipeline import submit
 
 MEDIA_FORM = """
@@ -31,13 +29,6 @@ VALUES = (
     "<place>Van</place><site_photo>site.jpg</site_photo>"
     "<document_scan>scan.jpg</document_scan><scratch>scratch.jpg</scratch>"
 )
-
-
-@pytest.fixture
-def central(tmp_path: Path, database_url: str) -> Iterator[Central]:
-    found = make_central(tmp_path, database_url)
-    yield found
-    found.close()
 
 
 @pytest.fixture

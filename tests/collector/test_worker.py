@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import threading
 import uuid
 from datetime import timedelta
@@ -12,14 +11,12 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import intake, worker
+from collector import worker
 from collector.db import session_factory
 from collector.models import FormVersion, Submission, SubmissionRecord, utcnow
 from collector.records import Prepared
 from collector.worker import Claim, Decryptor
-from keys import keyring as kr
-from keys import odk
-from tests.support.pipeline import KEY_ATTR, instance_xml, publish, submit
+from tests.support.pipeline import publish, submit
 from tests.support.xlsform import FIELD_VISIT
 
 VALUES = "<full_name>Ali</full_name><age>40</age><story>s</story>"
@@ -170,26 +167,8 @@ def test_one_bad_submission_in_a_batch_fails_alone(
 ) -> None:
     received(sessions, version, 2)
     with sessions() as session:
-        # Sealed with this form's key, but its instanceID is not the envelope's: it decrypts,
-        # then fails as it is prepared.
-        iid = f"uuid:{uuid.uuid4()}"
-        other = f"uuid:{uuid.uuid4()}"
-        sealed = odk.encrypt_submission(
-            form_id="field_visit",
-            version=version.version,
-            instance_id=iid,
-            xml=instance_xml("field_visit", version.version, VALUES, other),
-            media=[],
-            public_key=kr.load_public_key(KEY_ATTR.findall(version.xml)[0]),
-        )
-        parts = [intake.Part(n, io.BytesIO(d)) for n, d in sealed.files.items()]
-        intake.receive(
-            session,
-            project_id=version.form.project_id,
-            user=None,
-            manifest=sealed.manifest,
-            parts=parts,
-        )
+        # Its instanceID is not the envelope's: it decrypts, then fails as it is prepared.
+        submit(session, version, VALUES, inner_instance_id=f"uuid:{uuid.uuid4()}")
     received(sessions, version, 1)
     [claims] = [Decryptor(sessions, kek).claim()]
     assert len(claims) == 4

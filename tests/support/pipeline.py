@@ -42,8 +42,12 @@ def submit(
     values: str,
     media: Sequence[tuple[str, bytes]] = (),
     instance_id: str | None = None,
+    inner_instance_id: str | None = None,
 ) -> str:
-    """Seal an instance with the key its form carries and receive it; return its instanceID."""
+    """Seal an instance with the key its form carries and receive it; return its instanceID.
+
+    ``inner_instance_id`` writes another instanceID inside the instance than the envelope's.
+    """
     instance_id = instance_id or f"uuid:{uuid.uuid4()}"
     version = session.get(FormVersion, version.id) or version
     match = KEY_ATTR.search(version.xml)
@@ -52,7 +56,9 @@ def submit(
         form_id=version.form.xml_form_id,
         version=version.version,
         instance_id=instance_id,
-        xml=instance_xml(version.form.xml_form_id, version.version, values, instance_id),
+        xml=instance_xml(
+            version.form.xml_form_id, version.version, values, inner_instance_id or instance_id
+        ),
         media=list(media),
         public_key=kr.load_public_key(match.group(1)),
     )
