@@ -193,7 +193,9 @@ def test_sigkill_while_submissions_stream_in_loses_nothing_acknowledged(
         poster.join(60)
     acked, errors = result[0]
     assert errors, "the kill came after every upload had finished: nothing was mid-stream"
-    assert 40 <= len(acked) < len(uploads)
+    # At least 40 were committed when the kill came; a few of their answers may still have
+    # been on the way, so fewer than 40 may have been acknowledged, but some were.
+    assert 0 < len(acked) < len(uploads)
     stored = states(engine)
     assert set(acked) <= set(stored)
     with served(env, "--workers", "2", log=log):
