@@ -1,7 +1,7 @@
 """Survey toolkit: the shipped XLSForms, the pyxform build, the PII policy and the XForm model.
 
-This room imports pyxform, openpyxl, defusedxml and the standard library only; no database, no
-HTTP. Where things are:
+This room imports pyxform, openpyxl and the standard library only; no database, no HTTP.
+Where things are:
 
 - ``build.build_xform``: XLSForm -> XForm bytes + PII policy, public key and submission URL in.
 - ``check.check_xlsform``: every pyxform and lint finding, never raising for a bad survey.

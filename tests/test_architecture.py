@@ -15,7 +15,7 @@ STDLIB = set(sys.stdlib_module_names)
 # What each room may import besides the standard library.
 ALLOWED = {
     "keys": {"keys", "cryptography"},
-    "forms": {"forms", "pyxform", "openpyxl", "defusedxml"},
+    "forms": {"forms", "pyxform", "openpyxl"},
     "collector": {
         "collector",
         "keys",
@@ -24,7 +24,6 @@ ALLOWED = {
         "alembic",
         "cryptography",
         "argon2",
-        "defusedxml",
         "segno",
         "rich",
         "psycopg",

@@ -137,6 +137,8 @@ def test_flatten_refuses_another_forms_instance(model: FormModel) -> None:
 HOSTILE = [
     ("billion laughs", b'<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>', ErrorCode.XML_002),
     ("external DTD", b'<!DOCTYPE a SYSTEM "http://example.org/a.dtd"><a/>', ErrorCode.XML_002),
+    ("billion laughs in UTF-16", '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>'.encode("utf-16"), ErrorCode.XML_002),
+    ("undeclared entity", b"<a>&x;</a>", ErrorCode.XML_001),
     ("not XML", b"<a><b></a>", ErrorCode.XML_001),
     ("no model", b"<h:html xmlns:h='http://www.w3.org/1999/xhtml'><h:head/></h:html>", ErrorCode.XML_004),
 ]  # fmt: skip
