@@ -67,17 +67,20 @@ class _Builder:
     unknown: list[str]
 
     def visit(self, element: ET.Element, path: str, scope: _Scope, values: dict[str, str]) -> None:
+        # The hot loop of every stored submission: paths built here carry no positions, so
+        # they are looked up as they are.
         counts: dict[str, int] = {}
+        repeats, fields = self.model.repeat_paths, self.model.leaf_paths
         for sub in element:
-            if attribute(sub, "template") is not None:
+            if sub.attrib and attribute(sub, "template") is not None:
                 continue
             sub_path = f"{path}/{local(sub.tag)}"
-            if sub_path in self.model.repeats:
+            if sub_path in repeats:
                 counts[sub_path] = counts.get(sub_path, 0) + 1
                 self._entry(sub, sub_path, scope, counts[sub_path])
             elif len(sub):
                 self.visit(sub, sub_path, scope, values)
-            elif self.model.has_field(sub_path):
+            elif sub_path in fields:
                 values[sub_path] = sub.text or ""
             else:
                 self.unknown.append(sub_path)

@@ -84,12 +84,23 @@ class FormModel:
     default_language: str | None = None
     policy: PIIPolicy = field(default_factory=PIIPolicy)
     _by_path: dict[str, Field] = field(default_factory=dict, repr=False)
+    #: The repeat paths and the field paths as sets, for lookups of paths without positions.
+    repeat_paths: frozenset[str] = field(default=frozenset(), repr=False)
+    leaf_paths: frozenset[str] = field(default=frozenset(), repr=False)
+    #: The fields that carry a PII rule: path -> rule.
+    pii_rules: Mapping[str, PIIRule] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self._by_path = {f.path: f for f in self.fields}
+        self.repeat_paths = frozenset(self.repeats)
+        self.leaf_paths = frozenset(self._by_path)
+        self.pii_rules = MappingProxyType({f.path: f.pii for f in self.fields if f.pii})
 
     def field(self, path: str) -> Field:
         """Return the field at a path (repeat positions such as '[2]' are ignored)."""
+        found = self._by_path.get(path)
+        if found is not None:
+            return found
         try:
             return self._by_path[_POSITION.sub("", path)]
         except KeyError:
@@ -97,7 +108,7 @@ class FormModel:
 
     def has_field(self, path: str) -> bool:
         """Tell whether a path names a field of the form."""
-        return _POSITION.sub("", path) in self._by_path
+        return path in self._by_path or _POSITION.sub("", path) in self._by_path
 
     def fields_in(self, repeat: str | None) -> tuple[Field, ...]:
         """Return the fields whose innermost repeat is the given one (None: the root table)."""
