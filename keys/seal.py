@@ -16,6 +16,7 @@ when read aloud or copied by hand), as the prefix followed by 19 characters in g
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -23,7 +24,16 @@ import secrets
 from keys._hazmat import AESGCM, InvalidTag
 from keys.errors import UnsealFailed
 
-__all__ = ["KEY_SIZE", "PSEUDONYM_BITS", "new_data_key", "pseudonym", "seal", "unseal"]
+__all__ = [
+    "KEY_SIZE",
+    "PSEUDONYM_BITS",
+    "PseudonymKey",
+    "Sealer",
+    "new_data_key",
+    "pseudonym",
+    "seal",
+    "unseal",
+]
 
 KEY_SIZE = 32
 VERSION = 1
@@ -33,6 +43,8 @@ PSEUDONYM_BITS = 95
 PSEUDONYM_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _PSEUDONYM_LABEL = b"collector/pseudonym/v1\x00"
 _PSEUDONYM_CHARS = PSEUDONYM_BITS // 5
+# RFC 4648 base32 digits -> the Crockford alphabet above, digit for digit.
+_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", PSEUDONYM_ALPHABET.encode())
 
 
 def _check_key(key: bytes) -> None:
@@ -47,6 +59,24 @@ def _aad(aad: bytes) -> bytes:
 def seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
     """Encrypt and authenticate `plaintext`, binding it to the associated data `aad`."""
     return _seal_with_nonce(key, plaintext, aad, secrets.token_bytes(NONCE_SIZE))
+
+
+class Sealer:
+    """Seal many values under one key (the cipher is set up once); same format as seal()."""
+
+    __slots__ = ("_cipher",)
+
+    def __init__(self, key: bytes):
+        _check_key(key)
+        self._cipher = AESGCM(key)
+
+    def __repr__(self) -> str:
+        return "Sealer(<key>)"
+
+    def seal(self, plaintext: bytes, aad: bytes) -> bytes:
+        """Encrypt and authenticate `plaintext`, binding it to the associated data `aad`."""
+        nonce = secrets.token_bytes(NONCE_SIZE)
+        return bytes([VERSION]) + nonce + self._cipher.encrypt(nonce, plaintext, _aad(aad))
 
 
 def _seal_with_nonce(key: bytes, plaintext: bytes, aad: bytes, nonce: bytes) -> bytes:
@@ -76,15 +106,30 @@ def new_data_key() -> bytes:
 
 def pseudonym(key: bytes, normalised: str, *, prefix: str = "P") -> str:
     """Return the stable keyed pseudonym of an already normalised identifier."""
-    if len(key) < 16:
-        raise ValueError("a pseudonym key must be at least 16 bytes")
-    if not prefix or not prefix.isascii() or not prefix.isalnum():
-        raise ValueError("a pseudonym prefix must be one or more ASCII letters or digits")
-    digest = hmac.new(key, _PSEUDONYM_LABEL + normalised.encode("utf-8"), hashlib.sha256).digest()
-    number = int.from_bytes(digest[:12], "big") >> (96 - PSEUDONYM_BITS)
-    chars = [
-        PSEUDONYM_ALPHABET[(number >> (5 * i)) & 0x1F] for i in reversed(range(_PSEUDONYM_CHARS))
-    ]
-    body = "".join(chars)
-    groups = [body[:3]] + [body[i : i + 4] for i in range(3, _PSEUDONYM_CHARS, 4)]
-    return prefix + "-".join(groups)
+    return PseudonymKey(key).pseudonym(normalised, prefix=prefix)
+
+
+class PseudonymKey:
+    """Derive many pseudonyms under one key (the keyed hash state is set up once)."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self, key: bytes):
+        if len(key) < 16:
+            raise ValueError("a pseudonym key must be at least 16 bytes")
+        self._state = hmac.new(key, _PSEUDONYM_LABEL, hashlib.sha256)
+
+    def __repr__(self) -> str:
+        return "PseudonymKey(<key>)"
+
+    def pseudonym(self, normalised: str, *, prefix: str = "P") -> str:
+        """Return the stable keyed pseudonym of an already normalised identifier."""
+        if prefix != "P" and (not prefix or not prefix.isascii() or not prefix.isalnum()):
+            raise ValueError("a pseudonym prefix must be one or more ASCII letters or digits")
+        state = self._state.copy()
+        state.update(normalised.encode("utf-8"))
+        number = int.from_bytes(state.digest()[:12], "big") >> (96 - PSEUDONYM_BITS)
+        # The 95 bits, left-aligned in 15 bytes, are the first 19 base32 digits.
+        aligned = (number << (120 - PSEUDONYM_BITS)).to_bytes(15, "big")
+        body = base64.b32encode(aligned).translate(_TO_CROCKFORD)[:_PSEUDONYM_CHARS].decode()
+        return f"{prefix}{body[:3]}-{body[3:7]}-{body[7:11]}-{body[11:15]}-{body[15:]}"
