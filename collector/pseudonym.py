@@ -17,7 +17,6 @@ import unicodedata
 from datetime import date
 
 DEFAULT_COUNTRY_CODE = "90"
-_SPACES = re.compile(r"\s+")
 _ARABIC_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
 _ALEF = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي"})
 _TURKISH_I = str.maketrans({"İ": "i", "I": "i", "ı": "i"})
@@ -25,17 +24,23 @@ _TURKISH_I = str.maketrans({"İ": "i", "I": "i", "ı": "i"})
 
 def normalise_text(value: str) -> str:
     """Normalise a name or other free identifier for linkage."""
+    if value.isascii():
+        # What the steps below come to for ASCII: NFKC, the Turkish and Arabic foldings
+        # change nothing, and case-folding is lower-casing.
+        return " ".join(value.lower().split())
     text = unicodedata.normalize("NFKC", value).translate(_TURKISH_I)
     text = text.casefold().replace("\u0307", "")
     text = _ARABIC_MARKS.sub("", text).translate(_ALEF)
-    return _SPACES.sub(" ", text).strip()
+    # Splitting on whitespace and joining with one space trims and collapses it.
+    return " ".join(text.split())
 
 
 def normalise_phone(value: str, country_code: str = DEFAULT_COUNTRY_CODE) -> str:
     """Normalise a phone number to its digits in international form."""
-    text = unicodedata.normalize("NFKC", value)
+    text = value if value.isascii() else unicodedata.normalize("NFKC", value)
     digits = "".join(ch for ch in text if ch.isdigit())
-    digits = "".join(str(unicodedata.digit(ch)) for ch in digits)
+    if not digits.isascii():  # Other scripts' digits (Arabic-Indic, say) as 0-9.
+        digits = "".join(str(unicodedata.digit(ch)) for ch in digits)
     if digits.startswith("00"):
         return digits[2:]
     if text.strip().startswith("+"):

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
+import re
+import unicodedata
 
-from collector.pseudonym import generalise, normalise
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from collector.pseudonym import generalise, normalise, normalise_phone, normalise_text
 
 
 @pytest.mark.parametrize(
@@ -62,3 +67,39 @@ def test_different_identifiers_stay_apart(kind: str, a: str, b: str) -> None:
 )
 def test_generalise(value: str, rule: str, expected: str | None) -> None:
     assert generalise(value, rule) == expected
+
+
+def _text_as_documented(value: str) -> str:
+    """The normalisation steps one by one, as the module docstring lists them."""
+    text = unicodedata.normalize("NFKC", value)
+    text = text.translate(str.maketrans({"İ": "i", "I": "i", "ı": "i"}))
+    text = text.casefold().replace("\u0307", "")
+    text = re.sub("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]", "", text)
+    text = text.translate(str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي"}))
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _phone_as_documented(value: str) -> str:
+    text = unicodedata.normalize("NFKC", value)
+    digits = "".join(str(unicodedata.digit(ch)) for ch in text if ch.isdigit())
+    if digits.startswith("00"):
+        return digits[2:]
+    if text.strip().startswith("+"):
+        return digits
+    if len(digits) == 11 and digits.startswith("0"):
+        return "90" + digits[1:]
+    return "90" + digits if len(digits) == 10 and digits.startswith("5") else digits
+
+
+# Linkage rests on these: a shortcut that normalised one spelling differently would split a
+# person in two. ASCII takes a shortcut, other text the full path; both must agree.
+@settings(max_examples=300)
+@given(st.one_of(st.text(alphabet=st.characters(max_codepoint=127)), st.text()))
+def test_text_normalisation_is_the_documented_one(value: str) -> None:
+    assert normalise_text(value) == _text_as_documented(value)
+
+
+@settings(max_examples=300)
+@given(st.one_of(st.text(alphabet="0123456789 +-()٠١٢٣٤٥٦٧٨٩²"), st.text()))
+def test_phone_normalisation_is_the_documented_one(value: str) -> None:
+    assert normalise_phone(value) == _phone_as_documented(value)
