@@ -85,7 +85,7 @@ def _batch(session: Session, secrets: vault.Secrets, key_row: ProjectKey, size: 
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     key = next(
-        k.key
+        secrets.hasher(k.key)
         for k in secrets.versions(session, key_row.project_id, vault.PSEUDONYM)
         if k.version == key_row.version
     )

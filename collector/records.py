@@ -32,7 +32,7 @@ from collector.pseudonym import generalise
 from forms.errors import FormError
 from forms.flatten import FlatInstance, Row
 from forms.model import FormModel, parse_xform
-from forms.policy import PIIKind, PIIPolicy
+from forms.policy import PIIKind, PIIPolicy, PIIRule
 from keys import odk, seal
 
 log = logging.getLogger(__name__)
@@ -65,41 +65,47 @@ class _Policy:
     whole batch at once (``write``).
     """
 
-    model: FormModel
+    rules: Mapping[str, PIIRule]
     pseudonyms: vault.PseudonymKeys
-    data_key: tuple[int, bytes]
+    data_key: tuple[int, seal.Sealer]
     project_id: int
     dropped: set[str] = field(default_factory=set)
+    #: The answers (file names) of dropped questions: their files are not stored either.
+    dropped_values: set[str] = field(default_factory=set)
     suppressed: set[str] = field(default_factory=set)
     pending: list[tuple[dict[str, Any], str, vault.Identifier]] = field(default_factory=list)
 
     def apply(self, values: Mapping[str, str]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        field_of = self.model.field
+        out: dict[str, Any] = dict(values)
+        rules = self.rules
         for path, value in values.items():
-            rule = field_of(path).pii
+            rule = rules.get(path)
             if rule is None:
-                out[path] = value
-            elif rule.kind == PIIKind.DROP:
+                continue
+            kind = rule.kind
+            if kind == PIIKind.DROP:
+                del out[path]
                 self.dropped.add(path)
+                if value:
+                    self.dropped_values.add(value)
             elif value == "":
-                out[path] = ""
-            elif rule.kind == PIIKind.IDENTIFIER:
+                continue
+            elif kind == PIIKind.IDENTIFIER:
                 found = self.pseudonyms.identifier(rule.identifier_type, value)
                 out[path] = ""
                 if found is not None:
                     self.pending.append((out, path, found))
-            elif rule.kind == PIIKind.QUASI:
-                out[path] = generalise(value, rule.rule)
-                if out[path] is None:
+            elif kind == PIIKind.QUASI:
+                out[path] = generalised = generalise(value, rule.rule)
+                if generalised is None:
                     self.suppressed.add(path)
             else:
                 out[path] = vault.encode_sealed(*self.seal(value.encode(), "sensitive"))
         return out
 
     def seal(self, data: bytes, what: str) -> tuple[int, bytes]:
-        version, key = self.data_key
-        return version, seal.seal(key, data, vault.value_aad(self.project_id, what))
+        version, sealer = self.data_key
+        return version, sealer.seal(data, vault.value_aad(self.project_id, what))
 
     def row(self, row: Row) -> dict[str, Any]:
         return {
@@ -108,15 +114,6 @@ class _Policy:
             "position": list(row.position),
             "values": self.apply(row.values),
         }
-
-    def dropped_media(self, flat: FlatInstance) -> set[str]:
-        names = set()
-        for row in (flat.root, *(r for rows in flat.repeats.values() for r in rows)):
-            for path, value in row.values.items():
-                rule = self.model.field(path).pii
-                if rule is not None and rule.kind == PIIKind.DROP and value:
-                    names.add(value)
-        return names
 
 
 @dataclass
@@ -130,11 +127,27 @@ class Prepared:
     media: list[dict[str, Any]] = field(repr=False)
 
 
+@dataclass
+class _Keys:
+    """A project's keys as one batch uses them (looked up once per batch, not per row)."""
+
+    pseudonyms: vault.PseudonymKeys
+    data_key: tuple[int, seal.Sealer]
+
+    @classmethod
+    def of(cls, session: Session, secrets: vault.Secrets, project_id: int) -> _Keys:
+        version, key = secrets.data_key(session, project_id)
+        return cls(
+            vault.pseudonym_keys(session, secrets, project_id), (version, secrets.sealer(key))
+        )
+
+
 def prepare(
     session: Session,
     submission: Submission,
     result: odk.DecryptedSubmission,
     secrets: vault.Secrets,
+    keys: _Keys | None = None,
 ) -> Prepared:
     """Flatten, pseudonymise, generalise and seal a decrypted submission (no writes).
 
@@ -148,22 +161,17 @@ def prepare(
             "instance-mismatch", "the decrypted instanceID differs from the envelope's"
         )
     project_id = submission.project_id
-    policy = _Policy(
-        model,
-        vault.pseudonym_keys(session, secrets, project_id),
-        secrets.data_key(session, project_id),
-        project_id,
-    )
+    keys = keys or _Keys.of(session, secrets, project_id)
+    policy = _Policy(model.pii_rules, keys.pseudonyms, keys.data_key, project_id)
     document: dict[str, Any] = {
         "instanceId": flat.instance_id,
         "version": flat.version,
         "root": policy.apply(flat.root.values),
         "repeats": {p: [policy.row(r) for r in rows] for p, rows in flat.repeats.items()},
     }
-    dropped_media = policy.dropped_media(flat)
     media: list[dict[str, Any]] = []
     for name, data in result.media.items():
-        if name in dropped_media:
+        if name in policy.dropped_values:
             continue
         key_version, sealed = policy.seal(data, "media")
         media.append(
@@ -208,9 +216,14 @@ def write(session: Session, kek: bytes, batch: Sequence[Prepared]) -> None:
         media += item.media
     connection = session.connection()
     if records:
-        connection.execute(insert(SubmissionRecord), records)
+        connection.execute(_NEW_RECORDS, records)
     if media:
-        connection.execute(insert(SubmissionMedia), media)
+        connection.execute(_NEW_MEDIA, media)
+
+
+# Built once, run on the session's connection (Core, not the ORM's bulk machinery).
+_NEW_RECORDS = insert(SubmissionRecord)
+_NEW_MEDIA = insert(SubmissionMedia)
 
 
 def prepare_batch(
@@ -225,9 +238,13 @@ def prepare_batch(
     """
     failures: dict[int, ProcessingFailed] = {}
     ready: list[Prepared] = []
+    keys: dict[int, _Keys] = {}
     for submission, result in items:
         try:
-            ready.append(prepare(session, submission, result, secrets))
+            project_id = submission.project_id
+            if project_id not in keys:
+                keys[project_id] = _Keys.of(session, secrets, project_id)
+            ready.append(prepare(session, submission, result, secrets, keys[project_id]))
         except ProcessingFailed as failure:
             failures[submission.id] = failure
         except Exception:

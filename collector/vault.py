@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -111,6 +111,8 @@ class Secrets:
         default_factory=dict, repr=False
     )
     _opened: dict[tuple[int, str, int], bytes] = field(default_factory=dict, repr=False)
+    _hashers: dict[bytes, seal.PseudonymKey] = field(default_factory=dict, repr=False)
+    _sealers: dict[bytes, seal.Sealer] = field(default_factory=dict, repr=False)
 
     def versions(self, session: Session, project_id: int, purpose: str) -> list[KeyVersion]:
         """Return every version of a project key, oldest first (creating the first)."""
@@ -140,6 +142,20 @@ class Secrets:
             self._opened[ident] = seal.unseal(self.kek, sealed, _key_aad(*ident))
         return self._opened[ident]
 
+    def hasher(self, key: bytes) -> seal.PseudonymKey:
+        """Return the pseudonym deriver of an opened pseudonym key (set up once)."""
+        found = self._hashers.get(key)
+        if found is None:
+            found = self._hashers[key] = seal.PseudonymKey(key)
+        return found
+
+    def sealer(self, key: bytes) -> seal.Sealer:
+        """Return the sealer of an opened data key (set up once)."""
+        found = self._sealers.get(key)
+        if found is None:
+            found = self._sealers[key] = seal.Sealer(key)
+        return found
+
     def newest(self, session: Session, project_id: int, purpose: str) -> KeyVersion:
         """Return the version new material goes under: pending if a rotation runs, else active."""
         live = [k for k in self.versions(session, project_id, purpose) if k.state != "retired"]
@@ -160,8 +176,8 @@ class Secrets:
         raise NotFound(f"project {project_id} has no data key version {version}")
 
 
-def _token(key: bytes, kind: str, normalised: str) -> str:
-    return seal.pseudonym(key, f"{kind}\x00{normalised}")
+def _token(key: seal.PseudonymKey, kind: str, normalised: str) -> str:
+    return key.pseudonym(f"{kind}\x00{normalised}")
 
 
 @dataclass(frozen=True)
@@ -182,7 +198,7 @@ class PseudonymKeys:
     ones, which only stragglers still use).
     """
 
-    keys: tuple[tuple[int, bytes], ...] = field(repr=False)
+    keys: tuple[tuple[int, seal.PseudonymKey], ...] = field(repr=False)
 
     def identifier(self, identifier_type: str | None, original: str) -> Identifier | None:
         """Normalise and pseudonymise a value (CPU only); None for a value that is empty."""
@@ -190,6 +206,9 @@ class PseudonymKeys:
         if not normalised:
             return None
         kind = link_kind(identifier_type)
+        if len(self.keys) == 1:  # No rotation under way: the common case, without a loop.
+            version, key = self.keys[0]
+            return Identifier(kind, original, ((version, _token(key, kind, normalised)),))
         tokens = tuple((version, _token(key, kind, normalised)) for version, key in self.keys)
         return Identifier(kind, original, tokens)
 
@@ -198,7 +217,7 @@ def pseudonym_keys(session: Session, secrets: Secrets, project_id: int) -> Pseud
     """Return a project's pseudonym keys (from the secrets' cache)."""
     newest = secrets.newest(session, project_id, PSEUDONYM)
     others = [k for k in secrets.versions(session, project_id, PSEUDONYM) if k != newest]
-    return PseudonymKeys(tuple((k.version, k.key) for k in (*others, newest)))
+    return PseudonymKeys(tuple((k.version, secrets.hasher(k.key)) for k in (*others, newest)))
 
 
 def resolve(
@@ -208,6 +227,17 @@ def resolve(
     keys = pseudonym_keys(session, secrets, project_id)
     identifiers = [keys.identifier(kind, original) for kind, original in items]
     return link(session, secrets.kek, project_id, identifiers)
+
+
+# Built once: every stored batch runs them (building a statement costs more than running it).
+# Both run on the session's connection, as Core statements: the ORM's bulk machinery would
+# cost more than the statements themselves.
+_FIND_SUBJECTS = select(Subject.id, Subject.key_version, Subject.pseudonym).where(
+    Subject.project_id == bindparam("project_id"),
+    Subject.erased_at.is_(None),
+    Subject.pseudonym.in_(bindparam("tokens", expanding=True)),
+)
+_NEW_SUBJECTS = insert(Subject).returning(Subject.id, Subject.key_version, Subject.pseudonym)
 
 
 def link(
@@ -221,22 +251,23 @@ def link(
     wanted = {t for p in identifiers if p for t in p.tokens}
     found: dict[tuple[int, str], int] = {}
     if wanted:
-        stmt = select(Subject.id, Subject.key_version, Subject.pseudonym).where(
-            Subject.project_id == project_id,
-            Subject.erased_at.is_(None),
-            Subject.pseudonym.in_({token for _v, token in wanted}),
+        rows = session.connection().execute(
+            _FIND_SUBJECTS,
+            {"project_id": project_id, "tokens": sorted({token for _v, token in wanted})},
         )
-        found = {(v, token): sid for sid, v, token in session.execute(stmt) if (v, token) in wanted}
+        found = {(v, token): sid for sid, v, token in rows if (v, token) in wanted}
     new: dict[tuple[int, str], dict[str, Any]] = {}
+    sealer = seal.Sealer(kek) if len(found) < len(wanted) else None
     for item in identifiers:
         if item is not None and not any(t in found for t in item.tokens):
             token = item.tokens[-1]
-            new.setdefault(token, _new_subject(kek, project_id, item, token))
+            if token not in new:
+                assert sealer is not None
+                new[token] = _new_subject(sealer, project_id, item, token)
     if new:
-        returning = insert(Subject).returning(Subject.id, Subject.key_version, Subject.pseudonym)
         try:
             with session.begin_nested():
-                inserted = session.execute(returning, list(new.values())).all()
+                inserted = session.connection().execute(_NEW_SUBJECTS, list(new.values())).all()
         except IntegrityError:
             return link(session, kek, project_id, identifiers)
         found |= {(v, token): sid for sid, v, token in inserted}
@@ -246,7 +277,7 @@ def link(
 
 
 def _new_subject(
-    kek: bytes, project_id: int, item: Identifier, token: tuple[int, str]
+    kek: seal.Sealer, project_id: int, item: Identifier, token: tuple[int, str]
 ) -> dict[str, Any]:
     data_key = seal.new_data_key()
     return {
@@ -254,7 +285,7 @@ def _new_subject(
         "kind": item.kind,
         "key_version": token[0],
         "pseudonym": token[1],
-        "sealed_data_key": seal.seal(kek, data_key, _subject_key_aad(project_id)),
+        "sealed_data_key": kek.seal(data_key, _subject_key_aad(project_id)),
         "sealed_original": seal.seal(
             data_key, item.original.encode(), _original_aad(project_id, item.kind)
         ),
@@ -271,7 +302,7 @@ def original_of(kek: bytes, subject: Subject) -> str:
     return seal.unseal(data_key, subject.sealed_original, aad).decode()
 
 
-def rederive(key_row: ProjectKey, key: bytes, kek: bytes, subject: Subject) -> None:
+def rederive(key_row: ProjectKey, key: seal.PseudonymKey, kek: bytes, subject: Subject) -> None:
     """Move a live subject to another pseudonym key version, from its vaulted original."""
     identifier_type = None if subject.kind == "name" else subject.kind
     normalised = normalise(original_of(kek, subject), identifier_type)
