@@ -16,7 +16,6 @@ when read aloud or copied by hand), as the prefix followed by 19 characters in g
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import secrets
@@ -43,8 +42,8 @@ PSEUDONYM_BITS = 95
 PSEUDONYM_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _PSEUDONYM_LABEL = b"collector/pseudonym/v1\x00"
 _PSEUDONYM_CHARS = PSEUDONYM_BITS // 5
-# RFC 4648 base32 digits -> the Crockford alphabet above, digit for digit.
-_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", PSEUDONYM_ALPHABET.encode())
+# Every pair of digits, by the 10 bits it writes: a pseudonym is written in ten lookups.
+_DIGIT_PAIRS = tuple(a + b for a in PSEUDONYM_ALPHABET for b in PSEUDONYM_ALPHABET)
 
 
 def _check_key(key: bytes) -> None:
@@ -128,8 +127,19 @@ class PseudonymKey:
             raise ValueError("a pseudonym prefix must be one or more ASCII letters or digits")
         state = self._state.copy()
         state.update(normalised.encode("utf-8"))
-        number = int.from_bytes(state.digest()[:12], "big") >> (96 - PSEUDONYM_BITS)
-        # The 95 bits, left-aligned in 15 bytes, are the first 19 base32 digits.
-        aligned = (number << (120 - PSEUDONYM_BITS)).to_bytes(15, "big")
-        body = base64.b32encode(aligned).translate(_TO_CROCKFORD)[:_PSEUDONYM_CHARS].decode()
+        n = int.from_bytes(state.digest()[:12], "big") >> (96 - PSEUDONYM_BITS)
+        # The 95 bits as 19 digits of 5, most significant first: one, then nine pairs.
+        pairs = _DIGIT_PAIRS
+        body = (
+            PSEUDONYM_ALPHABET[n >> 90]
+            + pairs[(n >> 80) & 1023]
+            + pairs[(n >> 70) & 1023]
+            + pairs[(n >> 60) & 1023]
+            + pairs[(n >> 50) & 1023]
+            + pairs[(n >> 40) & 1023]
+            + pairs[(n >> 30) & 1023]
+            + pairs[(n >> 20) & 1023]
+            + pairs[(n >> 10) & 1023]
+            + pairs[n & 1023]
+        )
         return f"{prefix}{body[:3]}-{body[3:7]}-{body[7:11]}-{body[11:15]}-{body[15:]}"
