@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import signal
 import socket
@@ -61,7 +62,11 @@ def _work(settings: Settings) -> None:
     stop = threading.Event()
     _stop_on_signals(stop)
     try:
-        instance.decryptor().run(stop, idle=0.5)
+        decryptor = instance.decryptor()
+        # What start-up built (modules, mappers, keys) lives as long as the process: kept out
+        # of the cyclic collector, it is not walked again by every full collection.
+        gc.freeze()
+        decryptor.run(stop, idle=0.5)
     finally:
         instance.close()
 
