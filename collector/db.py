@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import BindParameter, ColumnElement, Engine, any_, bindparam, create_engine, event
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import QueryableAttribute, Session, sessionmaker
 
+Column = ColumnElement[Any] | QueryableAttribute[Any]
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -75,3 +77,25 @@ def schema_is_current(engine: Engine) -> bool:
     with engine.connect() as connection:
         current = set(MigrationContext.configure(connection).get_current_heads())
     return current == heads
+
+
+def among(column: Column, values: Iterable[Any], dialect: str) -> ColumnElement[bool]:
+    """``column IN (values)``, written for the dialect (see ``among_param``)."""
+    return (
+        column.in_(list(values))
+        if dialect != "postgresql"
+        else column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    )
+
+
+def among_param(column: Column, name: str, dialect: str) -> ColumnElement[bool]:
+    """``column IN (:name)`` for a statement built once, the list bound at each execution.
+
+    On PostgreSQL this is ``column = ANY(:name)`` with one array parameter: an IN list of a
+    hundred values is a query of a hundred placeholders, which psycopg parses in Python on
+    every execution (it caches only short queries) and the server plans again per length.
+    """
+    if dialect == "postgresql":
+        param: BindParameter[Any] = bindparam(name, type_=ARRAY(column.type))
+        return column == any_(param)
+    return column.in_(bindparam(name, expanding=True))

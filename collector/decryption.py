@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from collector import keyring, submissions, vault
+from collector.db import among
 from collector.errors import CollectorError
 from collector.errors import ProcessingFailed as Failure
 from collector.models import KeyGeneration, Submission, SubmissionPart, SubmissionState
@@ -107,9 +108,10 @@ class Batch:
 
     def __init__(self, session: Session, ids: list[int]):
         self.session = session
+        dialect = session.get_bind().dialect.name
         rows = session.scalars(
             select(Submission)
-            .where(Submission.id.in_(ids))
+            .where(among(Submission.id, ids, dialect))
             .options(selectinload(Submission.form_version))
             .order_by(Submission.id)
         ).all()
@@ -117,7 +119,7 @@ class Batch:
         self.subs = {s.id: s for s in rows if s.state == received}
         self.not_received = {s.id: s.state for s in rows if s.state != received}
         self.parts: dict[int, dict[str, bytes]] = {}
-        stmt = select(SubmissionPart).where(SubmissionPart.submission_id.in_(list(self.subs)))
+        stmt = select(SubmissionPart).where(among(SubmissionPart.submission_id, self.subs, dialect))
         for part in session.scalars(stmt) if self.subs else ():
             self.parts.setdefault(part.submission_id, {})[part.name] = part.data
         self._generations: dict[int, list[KeyGeneration]] = {}

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from collector import audit
 from collector.audit import Actor
+from collector.db import among_param
 from collector.errors import CollectorError, Forbidden, InvalidInput, NotFound
 from collector.models import ProjectKey, Subject, utcnow
 from collector.pseudonym import normalise
@@ -232,11 +233,14 @@ def resolve(
 # Built once: every stored batch runs them (building a statement costs more than running it).
 # Both run on the session's connection, as Core statements: the ORM's bulk machinery would
 # cost more than the statements themselves.
-_FIND_SUBJECTS = select(Subject.id, Subject.key_version, Subject.pseudonym).where(
-    Subject.project_id == bindparam("project_id"),
-    Subject.erased_at.is_(None),
-    Subject.pseudonym.in_(bindparam("tokens", expanding=True)),
-)
+_FIND_SUBJECTS = {
+    dialect: select(Subject.id, Subject.key_version, Subject.pseudonym).where(
+        Subject.project_id == bindparam("project_id"),
+        Subject.erased_at.is_(None),
+        among_param(Subject.pseudonym, "tokens", dialect),
+    )
+    for dialect in ("sqlite", "postgresql")
+}
 _NEW_SUBJECTS = insert(Subject).returning(Subject.id, Subject.key_version, Subject.pseudonym)
 
 
@@ -251,8 +255,9 @@ def link(
     wanted = {t for p in identifiers if p for t in p.tokens}
     found: dict[tuple[int, str], int] = {}
     if wanted:
-        rows = session.connection().execute(
-            _FIND_SUBJECTS,
+        connection = session.connection()
+        rows = connection.execute(
+            _FIND_SUBJECTS[connection.dialect.name],
             {"project_id": project_id, "tokens": sorted({token for _v, token in wanted})},
         )
         found = {(v, token): sid for sid, v, token in rows if (v, token) in wanted}

@@ -22,6 +22,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector import records, vault
+from collector.db import among
 from collector.decryption import INTERNAL, REASONS, Batch, Claim, Opener, Outcome, blame
 from collector.errors import ProcessingFailed as Failure
 from collector.models import (
@@ -82,7 +83,8 @@ class Decryptor:
             with self.sessions() as session, session.begin():
                 stmt = select(Submission.id).where(*claimable).order_by(Submission.id)
                 stmt = stmt.limit(limit)
-                if session.get_bind().dialect.name == "postgresql":
+                dialect = session.get_bind().dialect.name
+                if dialect == "postgresql":
                     stmt = stmt.with_for_update(skip_locked=True)
                 ids = session.scalars(stmt).all()
                 if not ids:
@@ -95,7 +97,7 @@ class Decryptor:
                 # have won these rows meanwhile.
                 won = session.connection().execute(
                     update(Submission)
-                    .where(Submission.id.in_(ids), *claimable)
+                    .where(among(Submission.id, ids, dialect), *claimable)
                     .values(claimed_until=until)
                     .returning(Submission.id)
                 )
@@ -149,9 +151,10 @@ class Decryptor:
         if not claims:
             return
         with self.sessions() as session:
+            ids = [c.submission_id for c in claims]
             rows = session.execute(
                 select(SubmissionPart.submission_id, func.sum(SubmissionPart.size))
-                .where(SubmissionPart.submission_id.in_([c.submission_id for c in claims]))
+                .where(among(SubmissionPart.submission_id, ids, session.get_bind().dialect.name))
                 .group_by(SubmissionPart.submission_id)
             )
             sizes = {sid: int(size or 0) for sid, size in rows}
@@ -252,11 +255,12 @@ class Decryptor:
             groups.setdefault(key, (values, []))[1].append(outcome.claim.submission_id)
         marked: set[int] = set()
         connection = session.connection()
+        dialect = connection.dialect.name
         for (until, *_values), (values, ids) in groups.items():
             won = connection.execute(
                 update(Submission)
                 .where(
-                    Submission.id.in_(ids),
+                    among(Submission.id, ids, dialect),
                     Submission.state == SubmissionState.RECEIVED.value,
                     Submission.claimed_until == until,
                 )
