@@ -11,9 +11,13 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import BindParameter, ColumnElement, Engine, any_, bindparam, create_engine, event
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import QueryableAttribute, Session, sessionmaker
 
+from collector import sqlitelock
+
 Column = ColumnElement[Any] | QueryableAttribute[Any]
+BUSY_TIMEOUT = 30.0
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -29,13 +33,18 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
     cursor.close()
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys and a busy timeout."""
     if url.startswith("sqlite"):
+        database = make_url(url).database
+        if database and database != ":memory:":
+            # Writers queue on a lock the kernel hands over, not on SQLite's sleeping retries.
+            factory = sqlitelock.connection_factory(Path(database), BUSY_TIMEOUT)
+            kwargs.setdefault("connect_args", {}).setdefault("factory", factory)
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _tune_sqlite)
         return engine
