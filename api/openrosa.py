@@ -23,7 +23,6 @@ from api.config import Instance
 from collector import appusers, intake, publishing
 from collector.errors import InvalidInput, NotFound
 from collector.models import (
-    AppUser,
     Form,
     FormAttachment,
     FormDownload,
@@ -87,7 +86,12 @@ def authenticate(_endpoint: str | None, values: dict[str, object] | None) -> Non
     session: Session = instance().sessions()
     g.db = session
     g.app_user = appusers.authenticate(session, token, project_id)
-    g.base = f"{origin()}/v1/key/{token}/projects/{project_id}"
+    g.token = token
+
+
+def base_url() -> str:
+    """The app user's server URL for this request's project (only lists and manifests need it)."""
+    return f"{origin()}/v1/key/{g.token}/projects/{g.app_user.project_id}"
 
 
 @bp.teardown_request
@@ -102,7 +106,7 @@ def origin() -> str:
     return instance().settings.public_url or request.host_url.rstrip("/")
 
 
-def _listed_forms(session: Session, user: AppUser) -> list[tuple[Form, FormVersion]]:
+def _listed_forms(session: Session, user: appusers.Caller) -> list[tuple[Form, FormVersion]]:
     allowed = appusers.assigned_form_ids(session, user)
     stmt = (
         select(Form)
@@ -122,9 +126,10 @@ def form_list(project_id: int) -> Response:
     """List the published, open forms this app user may fill."""
     items = []
     listed = _listed_forms(g.db, g.app_user)
+    base = base_url()
     with_media = _with_attachments(g.db, [version.id for _form, version in listed])
     for form, version in listed:
-        url = f"{g.base}/forms/{quote(form.xml_form_id, safe='')}"
+        url = f"{base}/forms/{quote(form.xml_form_id, safe='')}"
         manifest = (
             f"<manifestUrl>{escape(url)}/manifest</manifestUrl>" if version.id in with_media else ""
         )
@@ -161,7 +166,7 @@ def form_xml(project_id: int, xml_form_id: str) -> Response:
 
 
 def _record_download(
-    session: Session, user: AppUser, version: FormVersion, device_id: str | None
+    session: Session, user: appusers.Caller, version: FormVersion, device_id: str | None
 ) -> None:
     row = session.get(FormDownload, (user.id, version.id))
     if row is None:
@@ -181,7 +186,7 @@ def _record_download(
 def form_manifest(project_id: int, xml_form_id: str) -> Response:
     """List the media and data files of the version served (those uploaded), with md5s."""
     _form, version = _form_for_download(project_id, xml_form_id)
-    url = f"{g.base}/forms/{quote(xml_form_id, safe='')}/attachments"
+    url = f"{base_url()}/forms/{quote(xml_form_id, safe='')}/attachments"
     files = "".join(
         "<mediaFile>"
         f"<filename>{escape(a.name)}</filename>"

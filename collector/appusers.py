@@ -7,6 +7,7 @@ import re
 import secrets
 import string
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, select
@@ -92,7 +93,7 @@ def assign(session: Session, user: AppUser, form: Form) -> None:
         session.flush()
 
 
-def assigned_form_ids(session: Session, user: AppUser) -> set[int]:
+def assigned_form_ids(session: Session, user: AppUser | Caller) -> set[int]:
     """Return the ids of the forms an app user may use."""
     stmt = select(FormAssignment.form_id).where(FormAssignment.app_user_id == user.id)
     return set(session.scalars(stmt))
@@ -122,21 +123,35 @@ def revoke(session: Session, user: AppUser, *, actor: Actor = audit.SYSTEM) -> N
     )
 
 
-# Built once: every OpenRosa request authenticates.
-_BY_TOKEN_HASH = select(AppUser).where(AppUser.token_hash == bindparam("token_hash"))
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated app user, as an OpenRosa request needs it (not a loaded row)."""
+
+    id: int
+    project_id: int
 
 
-def authenticate(session: Session, token: str, project_id: int) -> AppUser:
+# Built once and run as Core on the session's connection: every OpenRosa request
+# authenticates, and loading an ORM row would cost more than the query.
+_BY_TOKEN_HASH = select(AppUser.id, AppUser.project_id, AppUser.expires_at).where(
+    AppUser.token_hash == bindparam("token_hash")
+)
+
+
+def authenticate(session: Session, token: str, project_id: int) -> Caller:
     """Return the app user of a token: 401 when malformed, 403 when unknown, revoked or expired."""
     if not TOKEN_PATTERN.fullmatch(token):
         raise Unauthorized("the app-user token is malformed")
-    user = session.scalars(_BY_TOKEN_HASH, {"token_hash": _token_hash(token)}).one_or_none()
-    if user is None or user.project_id != project_id:
+    row = (
+        session.connection()
+        .execute(_BY_TOKEN_HASH, {"token_hash": _token_hash(token)})
+        .one_or_none()
+    )
+    if row is None or row.project_id != project_id:
         raise Forbidden("this app-user token is not valid for this project")
-    expires = user.expires_at
-    if expires is not None and as_utc(expires) <= utcnow():
+    if row.expires_at is not None and as_utc(row.expires_at) <= utcnow():
         raise Forbidden("this app-user token has expired")
-    return user
+    return Caller(row.id, row.project_id)
 
 
 def find_by_token(session: Session, token: str) -> AppUser | None:

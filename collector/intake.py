@@ -17,6 +17,7 @@ from sqlalchemy import Connection, and_, bindparam, exists, insert, select, upda
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from collector.appusers import Caller
 from collector.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
 from collector.models import (
     AppUser,
@@ -33,6 +34,8 @@ from keys import odk
 from keys.errors import ManifestError
 
 MAX_MANIFEST_BYTES = 1_048_576
+#: Who uploads: an app user as OpenRosa authenticates it, or a loaded row.
+Submitter = AppUser | Caller
 READ_CHUNK = 1 << 20
 
 
@@ -94,19 +97,23 @@ _NEW_PART = insert(SubmissionPart)
 
 
 def _published(
-    session: Session, project_id: int, user: AppUser | None, envelope: odk.ODKManifest
+    session: Session, project_id: int, user: Submitter | None, envelope: odk.ODKManifest
 ) -> tuple[int, int]:
     """Return the form and published version ids the envelope names, or refuse it."""
     form_id, version = envelope.form_id, envelope.version
-    row = session.execute(
-        _FORM_AND_VERSION,
-        {
-            "project_id": project_id,
-            "form_id": form_id,
-            "version": version,
-            "user_id": user.id if user else None,
-        },
-    ).one_or_none()
+    row = (
+        session.connection()
+        .execute(
+            _FORM_AND_VERSION,
+            {
+                "project_id": project_id,
+                "form_id": form_id,
+                "version": version,
+                "user_id": user.id if user else None,
+            },
+        )
+        .one_or_none()
+    )
     if row is None:
         raise NotFound(f"form {form_id!r} does not exist in this project", code=404.1)
     form_pk, state, version_pk, assigned = row
@@ -201,7 +208,7 @@ def receive(
     session: Session,
     *,
     project_id: int,
-    user: AppUser | None,
+    user: Submitter | None,
     manifest: bytes,
     parts: Iterable[Part],
     device_id: str | None = None,
@@ -253,7 +260,7 @@ def _store_upload(
 
 
 def _validate(
-    session: Session, project_id: int, user: AppUser | None, manifest: bytes, parts: list[Part]
+    session: Session, project_id: int, user: Submitter | None, manifest: bytes, parts: list[Part]
 ) -> _Upload:
     envelope = parse_envelope(manifest)
     form_id, version_id = _published(session, project_id, user, envelope)
