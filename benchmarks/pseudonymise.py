@@ -32,6 +32,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, Text, insert, select, u
 from sqlalchemy.orm import selectinload
 
 from collector import pseudorotate, records, vault
+from collector.db import among
 from collector.models import Subject, Submission, SubmissionRecord
 from collector.worker import CLAIM_BATCH
 from keys.odk import DecryptedSubmission, SignatureStatus
@@ -76,9 +77,12 @@ def run_ours(sessions, kek: bytes, items: list[Item], every: int) -> None:  # ty
             chunk = items[start : start + every]
             # As the worker does: prepare (CPU), mark (the first write), then write the batch.
             ready, failures = records.prepare_batch(session, chunk, secrets_cache)
-            session.connection().execute(  # One conditional UPDATE, as the worker marks.
+            connection = session.connection()  # One conditional UPDATE, as the worker marks.
+            ids = [s.id for s, _r in chunk]
+            connection.execute(
                 update(Submission)
-                .where(Submission.id.in_([s.id for s, _r in chunk]), Submission.state == "received")
+                .where(among(Submission.id, ids, connection.dialect.name))
+                .where(Submission.state == "received")
                 .values(state="processed")
             )
             failures |= records.write_batch(session, kek, ready)

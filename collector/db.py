@@ -9,7 +9,15 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import BindParameter, ColumnElement, Engine, any_, bindparam, create_engine, event
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Engine,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import QueryableAttribute, Session, sessionmaker
@@ -90,11 +98,9 @@ def schema_is_current(engine: Engine) -> bool:
 
 def among(column: Column, values: Iterable[Any], dialect: str) -> ColumnElement[bool]:
     """``column IN (values)``, written for the dialect (see ``among_param``)."""
-    return (
-        column.in_(list(values))
-        if dialect != "postgresql"
-        else column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
-    )
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(list(values))
 
 
 def among_param(column: Column, name: str, dialect: str) -> ColumnElement[bool]:
@@ -102,7 +108,10 @@ def among_param(column: Column, name: str, dialect: str) -> ColumnElement[bool]:
 
     On PostgreSQL this is ``column = ANY(:name)`` with one array parameter: an IN list of a
     hundred values is a query of a hundred placeholders, which psycopg parses in Python on
-    every execution (it caches only short queries) and the server plans again per length.
+    every execution (it caches only short queries). Use it on the leading column of an
+    index: there the array is searched through the index, also under the generic plan the
+    server settles on once psycopg prepares the statement; as a mere filter it would be
+    searched linearly for every row.
     """
     if dialect == "postgresql":
         param: BindParameter[Any] = bindparam(name, type_=ARRAY(column.type))

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -233,12 +233,13 @@ def resolve(
 # Built once: every stored batch runs them (building a statement costs more than running it).
 # Both run on the session's connection, as Core statements: the ORM's bulk machinery would
 # cost more than the statements themselves.
+# The lookup goes by pseudonym alone, through its own index: a condition on the project too
+# would let a planner with stale statistics (a young table) scan the project's subjects and
+# filter each against every token. Rows of other projects or erased subjects are dropped here.
 _FIND_SUBJECTS = {
-    dialect: select(Subject.id, Subject.key_version, Subject.pseudonym).where(
-        Subject.project_id == bindparam("project_id"),
-        Subject.erased_at.is_(None),
-        among_param(Subject.pseudonym, "tokens", dialect),
-    )
+    dialect: select(
+        Subject.id, Subject.key_version, Subject.pseudonym, Subject.project_id, Subject.erased_at
+    ).where(among_param(Subject.pseudonym, "tokens", dialect))
     for dialect in ("sqlite", "postgresql")
 }
 _NEW_SUBJECTS = insert(Subject).returning(Subject.id, Subject.key_version, Subject.pseudonym)
@@ -258,9 +259,13 @@ def link(
         connection = session.connection()
         rows = connection.execute(
             _FIND_SUBJECTS[connection.dialect.name],
-            {"project_id": project_id, "tokens": sorted({token for _v, token in wanted})},
+            {"tokens": sorted({token for _v, token in wanted})},
         )
-        found = {(v, token): sid for sid, v, token in rows if (v, token) in wanted}
+        found = {
+            (v, token): sid
+            for sid, v, token, project, erased in rows
+            if project == project_id and erased is None and (v, token) in wanted
+        }
     new: dict[tuple[int, str], dict[str, Any]] = {}
     sealer = seal.Sealer(kek) if len(found) < len(wanted) else None
     for item in identifiers:

@@ -287,3 +287,39 @@ def test_interrupted_rotation_resumes(
         }
     assert versions == {2}
     assert states == {(1, "retired"), (2, "active")}
+
+
+def test_linking_ignores_erased_subjects_and_other_projects(
+    sessions: sessionmaker[Session], kek: bytes, version: FormVersion
+) -> None:
+    with sessions() as session:
+        first = submit(session, version, profile("Omar Haddad", "+963 944 000 111", "N1230000"))
+    process_all(sessions, kek)
+    old = records(sessions)[first]["root"]["/data/full_name"]["subject"]
+    project_id = version.form.project_id
+    with transaction(sessions) as session:
+        token = vault.pseudonyms(session, {old})[old]
+        vault.erase(session, project_id, token, actor=ADMIN, reason="asked by the person")
+        other = publish(session, kek, PROFILE, name="Other").form.project_id
+        # The same token in another project (another key would never give it; a copy does).
+        copy = session.get_one(Subject, old)
+        session.add(
+            Subject(
+                project_id=other,
+                kind=copy.kind,
+                pseudonym=token,
+                key_version=copy.key_version,
+                sealed_data_key=b"k",
+                sealed_original=b"o",
+            )
+        )
+    with sessions() as session:
+        again = submit(session, version, profile("Omar Haddad", "+963 944 000 111", "N1230000"))
+    process_all(sessions, kek)
+    new = records(sessions)[again]["root"]["/data/full_name"]["subject"]
+    with sessions() as session:
+        subject = session.get_one(Subject, new)
+        assert subject.project_id == project_id
+        assert subject.erased_at is None
+        assert subject.pseudonym == token
+    assert new != old
