@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from collector.appusers import Caller
+from collector.db import among
 from collector.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
 from collector.models import (
     AppUser,
@@ -488,9 +489,13 @@ def _commit_group(session: Session, group: list[_Job]) -> None:
 
 def _fresh(session: Session, group: list[_Job]) -> list[_Job]:
     """The jobs of a group whose instance is not stored yet (one each), and that fit."""
-    rows = session.execute(
+    # Both columns of the unique (form, instanceID) index: by instanceID alone the lookup
+    # would scan the whole index, every submission ever received, at every group commit.
+    dialect = session.get_bind().dialect.name
+    rows = session.connection().execute(
         select(Submission.form_id, Submission.instance_id).where(
-            Submission.instance_id.in_({j.upload.instance_id for j in group})
+            among(Submission.form_id, {j.upload.form_id for j in group}, dialect),
+            among(Submission.instance_id, {j.upload.instance_id for j in group}, dialect),
         )
     )
     taken = {(form_id, iid) for form_id, iid in rows}
