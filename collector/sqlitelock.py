@@ -22,6 +22,8 @@ import fcntl
 import os
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -69,19 +71,13 @@ class _Cursor(sqlite3.Cursor):
     connection: LockingConnection
 
     def execute(self, sql: str, parameters: Any = (), /) -> _Cursor:
-        self.connection.before(sql)
-        try:
+        with self.connection.writing(sql):
             super().execute(sql, parameters)
-        finally:
-            self.connection.after()
         return self
 
     def executemany(self, sql: str, parameters: Any, /) -> _Cursor:
-        self.connection.before(sql)
-        try:
+        with self.connection.writing(sql):
             super().executemany(sql, parameters)
-        finally:
-            self.connection.after()
         return self
 
 
@@ -102,10 +98,16 @@ class LockingConnection(sqlite3.Connection):
         cursor: _Cursor = self.cursor()
         return cursor.executemany(sql, parameters)
 
-    def before(self, sql: str) -> None:
+    @contextmanager
+    def writing(self, sql: str) -> Iterator[None]:
+        """Around one statement: take the lock if it starts a write; let go once out of it."""
         if not self.holding and sql.lstrip()[:9].upper().startswith(_WRITES):
             self.writer.acquire()
             self.holding = True
+        try:
+            yield
+        finally:
+            self.after()
 
     def after(self) -> None:
         if self.holding and not self.in_transaction:
