@@ -207,9 +207,6 @@ class PseudonymKeys:
         if not normalised:
             return None
         kind = link_kind(identifier_type)
-        if len(self.keys) == 1:  # No rotation under way: the common case, without a loop.
-            version, key = self.keys[0]
-            return Identifier(kind, original, ((version, _token(key, kind, normalised)),))
         tokens = tuple((version, _token(key, kind, normalised)) for version, key in self.keys)
         return Identifier(kind, original, tokens)
 
@@ -230,12 +227,11 @@ def resolve(
     return link(session, secrets.kek, project_id, identifiers)
 
 
-# Built once: every stored batch runs them (building a statement costs more than running it).
-# Both run on the session's connection, as Core statements: the ORM's bulk machinery would
-# cost more than the statements themselves.
-# The lookup goes by pseudonym alone, through its own index: a condition on the project too
-# would let a planner with stale statistics (a young table) scan the project's subjects and
-# filter each against every token. Rows of other projects or erased subjects are dropped here.
+# Built once and run as Core on the session's connection: every stored batch runs them, and
+# building a statement (or the ORM's bulk machinery) costs more than running it. The lookup
+# goes by pseudonym alone, through its own index: a condition on the project too would let a
+# planner with stale statistics (a young table) scan the project's subjects and test each
+# against every token; rows of other projects and erased subjects are dropped in ``link``.
 _FIND_SUBJECTS = {
     dialect: select(
         Subject.id, Subject.key_version, Subject.pseudonym, Subject.project_id, Subject.erased_at
@@ -267,12 +263,11 @@ def link(
             if project == project_id and erased is None and (v, token) in wanted
         }
     new: dict[tuple[int, str], dict[str, Any]] = {}
-    sealer = seal.Sealer(kek) if len(found) < len(wanted) else None
+    sealer = seal.Sealer(kek)
     for item in identifiers:
         if item is not None and not any(t in found for t in item.tokens):
             token = item.tokens[-1]
             if token not in new:
-                assert sealer is not None
                 new[token] = _new_subject(sealer, project_id, item, token)
     if new:
         try:
