@@ -26,14 +26,15 @@ import hmac
 import json
 import secrets
 import time
+from datetime import UTC, datetime
 
 from _common import database, profile_xml, published, received_rows, sessions_for, timed
 from sqlalchemy import Column, Integer, MetaData, Table, Text, insert, select, update
 from sqlalchemy.orm import selectinload
 
-from collector import pseudorotate, records, vault
+from collector import pseudorotate, records, vault, worker
 from collector.db import among
-from collector.models import Subject, Submission, SubmissionRecord
+from collector.models import Subject, Submission, SubmissionRecord, SubmissionState, utcnow
 from collector.worker import CLAIM_BATCH
 from keys.odk import DecryptedSubmission, SignatureStatus
 
@@ -43,10 +44,21 @@ GOAL = 0.5
 Item = tuple[Submission, DecryptedSubmission]
 
 
+# The lease under which run_ours holds its rows, as a worker holds the rows it claimed.
+LEASE_UNTIL = datetime(2100, 1, 1, tzinfo=UTC)
+
+
 def decrypted(sessions, version, ids: list[int]) -> list[Item]:  # type: ignore[no-untyped-def]
-    """The input both sides get: the received submissions and their decrypted instances, as
-    the worker holds them once it has decrypted a batch (loaded before the clock runs)."""
+    """The input both sides get: the received submissions, claimed, and their decrypted
+    instances, as the worker holds them once it has decrypted a batch (before the clock)."""
     n = len(ids)
+    with sessions() as session, session.begin():
+        connection = session.connection()
+        connection.execute(
+            update(Submission)
+            .where(among(Submission.id, ids, connection.dialect.name))
+            .values(claimed_until=LEASE_UNTIL)
+        )
     with sessions() as session:
         subs = session.scalars(
             select(Submission)
@@ -70,21 +82,18 @@ def decrypted(sessions, version, ids: list[int]) -> list[Item]:  # type: ignore[
 
 def run_ours(sessions, kek: bytes, items: list[Item], every: int) -> None:  # type: ignore[no-untyped-def]
     """What the worker does with a decrypted batch: ``records.prepare_batch``, mark the batch
-    processed (one conditional UPDATE), ``records.write_batch``, commit."""
+    processed while its lease holds (``worker.set_final``), ``records.write_batch``, commit."""
     secrets_cache = vault.Secrets(kek)
     with sessions() as session:
         for start in range(0, len(items), every):
             chunk = items[start : start + every]
             # As the worker does: prepare (CPU), mark (the first write), then write the batch.
             ready, failures = records.prepare_batch(session, chunk, secrets_cache)
-            connection = session.connection()  # One conditional UPDATE, as the worker marks.
+            # The worker's own conditional UPDATE, on rows it holds under one lease.
+            values = worker.final_values(SubmissionState.PROCESSED, None, chunk[0][1], utcnow())
             ids = [s.id for s, _r in chunk]
-            connection.execute(
-                update(Submission)
-                .where(among(Submission.id, ids, connection.dialect.name))
-                .where(Submission.state == "received")
-                .values(state="processed")
-            )
+            marked = worker.set_final(session.connection(), ids, LEASE_UNTIL, values)
+            assert len(marked) == len(ids)
             failures |= records.write_batch(session, kek, ready)
             assert not failures, failures
             session.commit()

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from collector import audit
@@ -238,30 +238,32 @@ _FIND_SUBJECTS = {
     ).where(among_param(Subject.pseudonym, "tokens", dialect))
     for dialect in ("sqlite", "postgresql")
 }
-_NEW_SUBJECTS = insert(Subject).returning(Subject.id, Subject.key_version, Subject.pseudonym)
+# A value another worker vaults first (PostgreSQL; SQLite has one writer at a time) is not
+# inserted twice: the insert skips it, without a savepoint to roll back to, and ``link``
+# looks it up again.
+_NEW_SUBJECTS = {
+    dialect: module.insert(Subject)
+    .on_conflict_do_nothing(
+        index_elements=[Subject.project_id, Subject.key_version, Subject.pseudonym],
+        index_where=Subject.erased_at.is_(None),
+    )
+    .returning(Subject.id, Subject.key_version, Subject.pseudonym)
+    for dialect, module in (("sqlite", sqlite), ("postgresql", postgresql))
+}
 
 
 def link(
     session: Session, kek: bytes, project_id: int, identifiers: Sequence[Identifier | None]
 ) -> list[int | None]:
-    """Return the subject id of each identifier, vaulting new ones (one lookup query).
+    """Return the subject id of each identifier, vaulting new ones (one lookup, one insert).
 
-    New subjects go under the newest live key. A concurrent worker that vaults one of the same
-    values first makes the insert fail on the unique pseudonym: the lookup then runs again.
+    New subjects go under the newest live key. A value that a concurrent worker vaults first
+    is skipped by the insert (its unique index) and looked up again once that worker commits.
     """
     wanted = {t for p in identifiers if p for t in p.tokens}
-    found: dict[tuple[int, str], int] = {}
-    if wanted:
-        connection = session.connection()
-        rows = connection.execute(
-            _FIND_SUBJECTS[connection.dialect.name],
-            {"tokens": sorted({token for _v, token in wanted})},
-        )
-        found = {
-            (v, token): sid
-            for sid, v, token, project, erased in rows
-            if project == project_id and erased is None and (v, token) in wanted
-        }
+    connection = session.connection()
+    dialect = connection.dialect.name
+    found = _find(connection, dialect, project_id, wanted)
     new: dict[tuple[int, str], dict[str, Any]] = {}
     sealer = seal.Sealer(kek)
     for item in identifiers:
@@ -270,15 +272,32 @@ def link(
             if token not in new:
                 new[token] = _new_subject(sealer, project_id, item, token)
     if new:
-        try:
-            with session.begin_nested():
-                inserted = session.connection().execute(_NEW_SUBJECTS, list(new.values())).all()
-        except IntegrityError:
-            return link(session, kek, project_id, identifiers)
+        inserted = connection.execute(_NEW_SUBJECTS[dialect], list(new.values()))
         found |= {(v, token): sid for sid, v, token in inserted}
+        missing = {t for t in new if t not in found}
+        if missing:  # Vaulted meanwhile by another worker, whose commit the insert awaited.
+            found |= _find(connection, dialect, project_id, missing)
+            if any(t not in found for t in missing):  # Erased meanwhile: vault it anew.
+                return link(session, kek, project_id, identifiers)
     return [
         None if p is None else next(found[t] for t in p.tokens if t in found) for p in identifiers
     ]
+
+
+def _find(
+    connection: Connection, dialect: str, project_id: int, wanted: set[tuple[int, str]]
+) -> dict[tuple[int, str], int]:
+    """The live subjects of a project among (key version, pseudonym) pairs."""
+    if not wanted:
+        return {}
+    rows = connection.execute(
+        _FIND_SUBJECTS[dialect], {"tokens": sorted({token for _v, token in wanted})}
+    )
+    return {
+        (v, token): sid
+        for sid, v, token, project, erased in rows
+        if project == project_id and erased is None and (v, token) in wanted
+    }
 
 
 def _new_subject(

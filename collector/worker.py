@@ -15,14 +15,15 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Update, and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector import records, vault
-from collector.db import among
+from collector.db import among, among_param
 from collector.decryption import INTERNAL, REASONS, Batch, Claim, Opener, Outcome, blame
 from collector.errors import ProcessingFailed as Failure
 from collector.models import (
@@ -250,24 +251,13 @@ class Decryptor:
         groups: dict[tuple[Any, ...], tuple[dict[str, Any], list[int]]] = {}
         for outcome in outcomes:
             state = SubmissionState.PROCESSED if outcome.result else SubmissionState.FAILED
-            values = _final_values(state, outcome.failure, outcome.result, now)
+            values = final_values(state, outcome.failure, outcome.result, now)
             key = (outcome.claim.until, *sorted(values.items()))
             groups.setdefault(key, (values, []))[1].append(outcome.claim.submission_id)
         marked: set[int] = set()
         connection = session.connection()
-        dialect = connection.dialect.name
         for (until, *_values), (values, ids) in groups.items():
-            won = connection.execute(
-                update(Submission)
-                .where(
-                    among(Submission.id, ids, dialect),
-                    Submission.state == SubmissionState.RECEIVED.value,
-                    Submission.claimed_until == until,
-                )
-                .values(attempts=Submission.attempts + 1, **values)
-                .returning(Submission.id)
-            )
-            marked.update(won.scalars())
+            marked |= set_final(connection, ids, until, values)
         return marked
 
     def _mark(
@@ -280,7 +270,7 @@ class Decryptor:
         again: bool = False,
     ) -> bool:
         """Set the final state while the claim holds (or, ``again``, over our own mark)."""
-        values = _final_values(state, failure, result, utcnow())
+        values = final_values(state, failure, result, utcnow())
         if again:
             values["signature"] = None
             where = Submission.id == claim.submission_id
@@ -392,7 +382,33 @@ def retry(
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def _final_values(
+def set_final(
+    connection: Connection, ids: list[int], until: datetime, values: dict[str, Any]
+) -> set[int]:
+    """Set final-state ``values`` (``final_values``) on the rows among ``ids`` still held
+    under the lease ``until``; return the ids it set (one statement)."""
+    statement = _final_statement(connection.dialect.name, tuple(sorted(values)))
+    params = {f"new_{name}": value for name, value in values.items()}
+    return set(connection.execute(statement, {"ids": ids, "until": until, **params}).scalars())
+
+
+@lru_cache(maxsize=16)
+def _final_statement(dialect: str, columns: tuple[str, ...]) -> Update:
+    """The conditional UPDATE that sets a final state on the claimed rows it still holds
+    (built once per dialect and set of columns: building it costs more than running it)."""
+    return (
+        update(Submission)
+        .where(
+            among_param(Submission.id, "ids", dialect),
+            Submission.state == SubmissionState.RECEIVED.value,
+            Submission.claimed_until == bindparam("until"),
+        )
+        .values(attempts=Submission.attempts + 1, **{c: bindparam(f"new_{c}") for c in columns})
+        .returning(Submission.id)
+    )
+
+
+def final_values(
     state: SubmissionState,
     failure: Failure | None,
     result: odk.DecryptedSubmission | None,

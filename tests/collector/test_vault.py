@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -323,3 +324,39 @@ def test_linking_ignores_erased_subjects_and_other_projects(
         assert subject.erased_at is None
         assert subject.pseudonym == token
     assert new != old
+
+
+def test_two_writers_vaulting_the_same_value_share_one_subject(
+    sessions: sessionmaker[Session], kek: bytes, version: FormVersion
+) -> None:
+    """A worker that vaults a value another worker has just vaulted (not yet committed) waits
+    for that commit, skips the insert and links to the same subject: no error, no copy."""
+    project_id = version.form.project_id
+    secrets_cache = vault.Secrets(kek)
+    items = [("phone", "+90 532 111 22 33"), (None, "Ayşe Kaya")]
+    first = sessions()
+    try:
+        mine = vault.resolve(first, secrets_cache, project_id, items)
+        results: list[list[int | None]] = []
+        errors: list[BaseException] = []
+
+        def other() -> None:
+            try:
+                with transaction(sessions) as session:
+                    results.append(vault.resolve(session, vault.Secrets(kek), project_id, items))
+            except BaseException as exc:  # Reported below, in the test's thread.
+                errors.append(exc)
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive(), "the second writer went ahead of the first one's commit"
+        first.commit()
+    finally:
+        first.close()
+    thread.join(30)
+    assert not errors, errors
+    assert results == [mine]
+    with sessions() as session:
+        rows = session.scalars(select(Subject).where(Subject.project_id == project_id)).all()
+    assert sorted(s.id for s in rows) == sorted(i for i in mine if i is not None)
