@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 import click
@@ -36,6 +37,12 @@ from collector.models import Submission
 @click.option("--reason", default="", help="Required for a re-identified export (audited).")
 @click.option("--include-sensitive", is_flag=True, help="Open sensitive values (audited).")
 @click.option(
+    "--attachments/--no-attachments",
+    default=True,
+    show_default=True,
+    help="CSV zip: carry the decrypted files this export shows by name, under media/.",
+)
+@click.option(
     "-k",
     "k",
     default=export.K_DEFAULT,
@@ -52,6 +59,7 @@ def export_command(
     profile: str,
     reason: str,
     include_sensitive: bool,
+    attachments: bool,
     k: int,
 ) -> None:
     """Export a form's processed submissions; print the reconciliation summary."""
@@ -64,7 +72,11 @@ def export_command(
         sensitive=include_sensitive,
         reidentify=profile == "reidentified",
     )
-    write = export.write_csv_zip if fmt == "csv.zip" else export.write_jsonl
+    write = (
+        partial(export.write_csv_zip, attachments=attachments)
+        if fmt == "csv.zip"
+        else export.write_jsonl
+    )
     with instance.sessions() as session:
         form = publishing.get_form(session, project_id, xml_form_id)
         total = (
@@ -72,8 +84,8 @@ def export_command(
             .filter(Submission.form_id == form.id, Submission.state == "processed")
             .count()
         )
-        partial = out.with_name(out.name + ".partial")
-        with _bar() as bar, partial.open("wb") as handle:
+        unfinished = out.with_name(out.name + ".partial")
+        with _bar() as bar, unfinished.open("wb") as handle:
             task = bar.add_task("exporting", total=total)
             summary = write(
                 handle,
@@ -86,7 +98,7 @@ def export_command(
                 k=k,
                 progress=lambda n: bar.update(task, completed=n),
             )
-        partial.replace(out)
+        unfinished.replace(out)
     click.echo(json.dumps(summary, indent=2, ensure_ascii=False), err=True)
     click.echo(str(out))
 

@@ -1,6 +1,6 @@
 """Exports over HTTP, as Central serves them: ``submissions.csv.zip`` and ``submissions.csv``.
 
-    GET|POST /v1/projects/<p>/forms/<f>/submissions.csv.zip   root CSV + one per repeat
+    GET|POST /v1/projects/<p>/forms/<f>/submissions.csv.zip   root CSV + one per repeat + media/
     GET|POST /v1/projects/<p>/forms/<f>/submissions.csv       the root table only
     GET      /v1/projects/<p>/forms/<f>/submissions.jsonl     one JSON object per submission
 
@@ -8,7 +8,8 @@ Values are pseudonymised (identifiers as their pseudonym). Sensitive values are 
 admins only. ``?profile=reidentified&reason=…`` gives originals to an admin, audited. The file
 is written to a temporary file and streamed from it, so memory stays flat for any size; the
 reconciliation summary travels in the zip (``summary.json``) and in the
-``X-Collector-Summary`` header.
+``X-Collector-Summary`` header. The zip carries the decrypted files the reader may have (see
+``collector.export``); ``attachments=false`` leaves them out, as on Central.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import json
 import tempfile
 import zipfile
 from collections.abc import Iterator
+from functools import partial
 from typing import IO, Any
 
 from flask import Blueprint, Response, request
@@ -34,6 +36,11 @@ QUERY = (
     ("profile", "string", "pseudonymised (default) or reidentified (admin, with a reason)"),
     ("reason", "string", "why a re-identified export is needed (audited)"),
 )
+ZIP_QUERY = (
+    *QUERY,
+    ("attachments", "boolean", "carry the decrypted files under media/ (default true)"),
+)
+FALSE = ("false", "0", "no", "off")
 
 
 def _viewer(profile: str) -> Viewer:
@@ -45,10 +52,20 @@ def _viewer(profile: str) -> Viewer:
     )
 
 
-def _params() -> tuple[str, str]:
+def _values() -> dict[str, Any]:
     body = request.get_json(silent=True) if request.method == "POST" else None
-    values = {**request.args, **(body if isinstance(body, dict) else {})}
+    return {**request.args, **(body if isinstance(body, dict) else {})}
+
+
+def _params() -> tuple[str, str]:
+    values = _values()
     return str(values.get("profile", "pseudonymised")), str(values.get("reason", ""))
+
+
+def _attachments() -> bool:
+    """Central's ``attachments`` option: files are carried unless it says false."""
+    value = _values().get("attachments", True)
+    return value is not False and str(value).strip().lower() not in FALSE
 
 
 def _stream(handle: IO[bytes]) -> Iterator[bytes]:
@@ -60,12 +77,18 @@ def _stream(handle: IO[bytes]) -> Iterator[bytes]:
         handle.close()
 
 
-def _export(project_id: int, xml_form_id: str, kind: str) -> tuple[IO[bytes], dict[str, Any]]:
+def _export(
+    project_id: int, xml_form_id: str, kind: str, attachments: bool = False
+) -> tuple[IO[bytes], dict[str, Any]]:
     who = context.require(Action.EXPORT, project_id)
     form = publishing.get_form(context.db(), project_id, xml_form_id)
     profile, reason = _params()
     handle = tempfile.TemporaryFile()
-    write = export.write_jsonl if kind == "jsonl" else export.write_csv_zip
+    write = (
+        export.write_jsonl
+        if kind == "jsonl"
+        else partial(export.write_csv_zip, attachments=attachments)
+    )
     try:
         summary = write(
             handle,
@@ -93,14 +116,14 @@ def _send(handle: IO[bytes], mimetype: str, filename: str, summary: dict[str, An
 
 @bp.route("/<xml_form_id>/submissions.csv.zip", methods=["GET", "POST"])
 @operation(
-    "Export as CSV zip (root and repeat tables, summary)",
+    "Export as CSV zip (root and repeat tables, the files the reader may have, summary)",
     "project",
     produces="application/zip",
-    query=QUERY,
+    query=ZIP_QUERY,
 )
 def csv_zip(project_id: int, xml_form_id: str) -> Response:
-    """The CSV zip export."""
-    handle, summary = _export(project_id, xml_form_id, "zip")
+    """The CSV zip export, with the decrypted files unless ``attachments=false``."""
+    handle, summary = _export(project_id, xml_form_id, "zip", attachments=_attachments())
     return _send(handle, "application/zip", f"{xml_form_id}.csv.zip", summary)
 
 

@@ -5,6 +5,12 @@ spooled temporary files (memory up to a bound, then disk) until the root CSV is 
 zip holds one entry at a time. Every export ends with a reconciliation summary: how many
 submissions were received, processed and failed (by reason), how many signatures failed, which
 sensitive columns were withheld, and quasi-identifier combinations rarer than k.
+
+The CSV zip also carries the submissions' decrypted files under ``media/``, as Central's does
+(``attachments=False`` leaves them out). A file goes in only where the export shows its name:
+its question has no PII rule, or it is sensitive and the viewer may see sensitive values, or it
+is an identifier and the export is re-identified. Any other stored file is counted as withheld;
+a pseudonymised export never carries the file behind a pseudonym.
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ import csv
 import gc
 import io
 import json
+import logging
 import tempfile
+import time
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -24,7 +32,7 @@ from typing import IO, Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from collector import audit
+from collector import audit, vault
 from collector.audit import Actor
 from collector.dataset import (
     Entry,
@@ -37,11 +45,14 @@ from collector.dataset import (
     tables_for,
 )
 from collector.errors import Forbidden, InvalidInput
-from collector.models import AppUser, Form, Submission
+from collector.models import AppUser, Form, Submission, SubmissionMedia
 from forms.model import FormModel
 from forms.policy import PIIKind
 
+log = logging.getLogger(__name__)
+
 EXPORT_BATCH = 100
+MEDIA_DIR = "media"
 K_DEFAULT = 5
 SYSTEM_HEADERS = ("SubmissionDate",)
 TRAILER_HEADERS = (
@@ -72,6 +83,12 @@ class Summary:
     rare_quasi_combinations: int = 0
     rare_quasi_rows: int = 0
     quasi_columns: list[str] = field(default_factory=list)
+    #: Decrypted files the zip carries, and stored files it leaves out for this viewer.
+    media_files: int = 0
+    media_withheld: int = 0
+    #: Files whose name another submission's file already took: stored under their
+    #: submission's folder instead (``media/<instanceID>/<name>``).
+    media_renamed: list[dict[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the summary as plain data (summary.json)."""
@@ -145,6 +162,7 @@ class _Writer:
     quasi: Counter[tuple[str | None, ...]] = field(default_factory=Counter)
 
     _paths: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    _files: dict[str, tuple[str, ...]] = field(default_factory=dict)
     quasi_at: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
@@ -165,6 +183,25 @@ class _Writer:
         if table.name not in self._paths:
             self._paths[table.name] = tuple(c.field.path for c in table.columns)
         return self._paths[table.name]
+
+    def files(self, table: Table) -> tuple[str, ...]:
+        """The field paths of a table's file (binary) columns, computed once."""
+        if table.name not in self._files:
+            self._files[table.name] = tuple(
+                c.field.path for c in table.columns if c.field.type == "binary"
+            )
+        return self._files[table.name]
+
+    def shown_files(self, tables: list[Table], entry: Entry) -> set[str]:
+        """The file names this export shows for an entry (in any table's file columns)."""
+        pick, document = self.renderer.pick, entry.document
+        shown: set[str | None] = set(pick(document.get("root", {}), self.files(tables[0])))
+        stored = document.get("repeats", {})
+        for table in tables[1:]:
+            if paths := self.files(table):
+                for row in stored.get(table.repeat, ()):
+                    shown.update(pick(row.get("values", {}), paths))
+        return {name for name in shown if name}
 
     def submitter(self, user_id: int | None) -> str:
         if user_id is None:
@@ -203,7 +240,14 @@ class _Writer:
 
 
 def _prepare(
-    session: Session, form: Form, actor: Actor, viewer: Viewer, profile: str, reason: str, k: int
+    session: Session,
+    form: Form,
+    actor: Actor,
+    viewer: Viewer,
+    profile: str,
+    reason: str,
+    k: int,
+    **details: Any,
 ) -> _Writer:
     _authorise(session, actor, form, profile, reason)
     model = model_of(session, form)
@@ -231,6 +275,7 @@ def _prepare(
         subject=form.xml_form_id,
         profile=profile,
         reason=reason or None,
+        **details,
     )
     session.commit()
     return _Writer(session, form, model, Renderer(session, form.project_id, viewer), summary)
@@ -272,19 +317,27 @@ def write_csv_zip(
     reason: str = "",
     k: int = K_DEFAULT,
     progress: Progress | None = None,
+    attachments: bool = True,
 ) -> dict[str, Any]:
-    """Stream a CSV zip of a form's processed submissions into ``out``; return the summary."""
+    """Stream a CSV zip of a form's processed submissions into ``out``; return the summary.
+
+    With ``attachments``, the decrypted files the viewer may have go in under ``media/``.
+    """
+    if attachments and viewer.secrets is None:
+        raise ValueError("an export with attachments needs the viewer's secrets to open them")
     with _settled_heap():
-        writer = _prepare(session, form, actor, viewer, profile, reason, k)
-        return _write_csv_zip(out, form, writer, progress)
+        writer = _prepare(session, form, actor, viewer, profile, reason, k, attachments=attachments)
+        return _write_csv_zip(out, form, writer, progress, attachments)
 
 
 def _write_csv_zip(
-    out: IO[bytes], form: Form, writer: _Writer, progress: Progress | None
+    out: IO[bytes], form: Form, writer: _Writer, progress: Progress | None, attachments: bool
 ) -> dict[str, Any]:
     tables = tables_for(writer.model)
     root, repeats = tables[0], tables[1:]
     spools = {t.name: _spool(t) for t in repeats}
+    # The files to carry, as (submission id, instanceID, name) lines: memory stays flat.
+    carried = tempfile.TemporaryFile(mode="w+", encoding="utf-8", newline="")
     # Level 1: most of deflate's gain on CSV text for a fraction of the default's time.
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         with archive.open(f"{form.xml_form_id}.csv", "w") as raw:
@@ -295,10 +348,14 @@ def _write_csv_zip(
                 for entry in batch:
                     rows.writerow(writer.root_row(root, entry))
                     _repeat_rows(writer, repeats, spools, entry)
+                    if attachments and entry.document.get("media"):
+                        _note_media(writer, tables, entry, carried)
             text.flush()
             text.detach()
         for table in repeats:
             _copy_spool(archive, form, table, spools[table.name])
+        with carried:
+            _copy_media(archive, writer, carried)
         summary = _finish(writer)
         archive.writestr("summary.json", json.dumps(summary, indent=2, ensure_ascii=False))
     return summary
@@ -334,6 +391,67 @@ def _copy_spool(archive: zipfile.ZipFile, form: Form, table: Table, spool: Any) 
         while chunk := handle.read(1024 * 1024):
             raw.write(chunk.encode("utf-8"))
     handle.close()
+
+
+def _note_media(writer: _Writer, tables: list[Table], entry: Entry, carried: IO[str]) -> None:
+    """Note the entry's stored files this export shows by name; count the others withheld."""
+    shown = writer.shown_files(tables, entry)
+    sub = entry.submission
+    for name in entry.document["media"]:
+        if name in shown:
+            carried.write(json.dumps([sub.id, sub.instance_id, name]) + "\n")
+            writer.summary.media_files += 1
+        else:
+            writer.summary.media_withheld += 1
+
+
+def _copy_media(archive: zipfile.ZipFile, writer: _Writer, carried: IO[str]) -> None:
+    """Open each noted file and store it as ``media/<name>`` (already compressed formats, as
+    a rule: stored, not deflated), a batch of submissions' files per query."""
+    carried.seek(0)
+    secrets = writer.renderer.viewer.secrets
+    assert secrets is not None
+    project_id, session = writer.form.project_id, writer.session
+    taken: set[str] = set()
+    stamp = time.localtime()[:6]
+    while lines := [line for _ in range(EXPORT_BATCH) if (line := carried.readline())]:
+        wanted = [json.loads(line) for line in lines]
+        found = {
+            (row.submission_id, row.name): row
+            for row in session.execute(
+                select(
+                    SubmissionMedia.submission_id,
+                    SubmissionMedia.name,
+                    SubmissionMedia.key_version,
+                    SubmissionMedia.sealed,
+                ).where(SubmissionMedia.submission_id.in_({sid for sid, _i, _n in wanted}))
+            )
+        }
+        for submission_id, instance_id, name in wanted:
+            row = found.get((submission_id, name))
+            if row is None:  # Gone since it was noted (the submission was deleted).
+                writer.summary.media_files -= 1
+                log.warning("submission %s: file %r is no longer stored", instance_id, name)
+                continue
+            data = vault.open_value(
+                secrets, session, project_id, row.key_version, row.sealed, "media"
+            )
+            path = f"{MEDIA_DIR}/{_safe(name)}"
+            if path in taken:
+                path = f"{MEDIA_DIR}/{_safe(instance_id)}/{_safe(name)}"
+                writer.summary.media_renamed.append(
+                    {"instanceId": instance_id, "name": name, "path": path}
+                )
+            taken.add(path)
+            info = zipfile.ZipInfo(path, date_time=stamp)
+            info.compress_type = zipfile.ZIP_STORED
+            archive.writestr(info, data)
+
+
+def _safe(name: str) -> str:
+    """A name as one path segment of the zip (intake refuses separators; this is a guard)."""
+    cleaned = name.replace("/", "_").replace("\\", "_").replace(":", "_")
+    return "_" if cleaned in ("", ".", "..") else cleaned
 
 
 def write_jsonl(

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
+from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
 
+from api.config import Instance, Settings
+from collector.db import transaction
 from collector.models import FormVersion
 from tests.support.central import Central
-from tests.support.pipeline import submit
+from tests.support.pipeline import process_all, publish, submit
 
 MEDIA_FORM = """
 | survey   |
@@ -117,3 +123,139 @@ def test_a_file_is_not_served_to_other_projects_or_app_users(
     _id, outsider = central.user("out@example.org", "data-manager", projects=(other,))
     assert central.api(outsider).get(f"{base}/attachments/site.jpg").status_code == 403
     assert central.api().get(f"{base}/attachments/site.jpg").status_code == 401
+
+
+PEOPLE_FORM = """
+| survey   |
+|          | type         | name        | label        | pii        |
+|          | text         | place       | Place        |            |
+|          | image        | face        | Face         | identifier |
+|          | begin repeat | visit       | Visit        |            |
+|          | image        | visit_photo | Visit photo  |            |
+|          | end repeat   |             |              |            |
+| settings |
+|          | form_id | version | form_title |
+|          | people  | 1       | People     |
+"""
+
+
+def _zip(response: Any) -> tuple[dict[str, bytes], dict[str, Any]]:
+    assert response.status_code == 200, response.get_data(as_text=True)
+    with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
+        files = {n: archive.read(n) for n in archive.namelist() if n.startswith("media/")}
+        summary = json.loads(archive.read("summary.json"))
+    return files, summary
+
+
+def _export(central: Central, token: str, base: str, query: str = "") -> Any:
+    forms = base.split("/submissions/")[0]
+    return central.api(token).get(f"{forms}/submissions.csv.zip{query}")
+
+
+def test_the_csv_zip_carries_the_files_each_reader_may_have(
+    world: tuple[Central, str, str, str, int],
+) -> None:
+    central, base, admin, manager, _manager_id = world
+    central.drain()
+
+    files, summary = _zip(_export(central, manager, base))
+    assert files == {"media/site.jpg": SITE}
+    assert (summary["media_files"], summary["media_withheld"]) == (1, 1)
+
+    files, summary = _zip(_export(central, admin, base))
+    assert files == {"media/site.jpg": SITE, "media/scan.jpg": SCAN}
+    assert (summary["media_files"], summary["media_withheld"]) == (2, 0)
+
+    files, summary = _zip(_export(central, admin, base, "?attachments=false"))
+    assert files == {}
+    assert (summary["media_files"], summary["media_withheld"]) == (0, 0)
+    with central.session() as session:
+        details = [
+            json.loads(d) if isinstance(d, str) else d
+            for (d,) in session.execute(
+                text("SELECT details FROM audit_log WHERE action = 'export.start' ORDER BY id")
+            )
+        ]
+    assert [d["attachments"] for d in details] == [True, True, False]
+    # The root table alone never carries files.
+    forms = base.split("/submissions/")[0]
+    root = central.api(admin).get(f"{forms}/submissions.csv")
+    assert root.status_code == 200
+    assert SITE not in root.data
+    assert b"site.jpg" in root.data
+
+
+def test_a_file_behind_a_pseudonym_goes_only_into_a_reidentified_export(
+    central: Central,
+) -> None:
+    project = central.project("People")
+    form = central.publish(project, PEOPLE_FORM)
+    _id, admin = central.user("admin@example.org", "admin")
+    faces, visits = [b"\xff\xd8 face of A", b"\xff\xd8 face of B"], [b"visit A", b"visit B"]
+    with central.session() as session:
+        version = session.scalars(select(FormVersion).order_by(FormVersion.id.desc())).first()
+        assert version is not None
+        ids = [
+            submit(
+                session,
+                version,
+                f"<place>Van</place><face>face.jpg</face>"
+                f"<visit><visit_photo>visit{n}.jpg</visit_photo></visit>",
+                media=[("face.jpg", faces[n]), (f"visit{n}.jpg", visits[n])],
+            )
+            for n in range(2)
+        ]
+        session.commit()
+    central.drain()
+    forms = f"/v1/projects/{project}/forms/{form}"
+
+    files, summary = _zip(central.api(admin).get(f"{forms}/submissions.csv.zip"))
+    # Files inside a repeat go in as the repeat's table shows them; the face is a pseudonym.
+    assert files == {"media/visit0.jpg": visits[0], "media/visit1.jpg": visits[1]}
+    assert (summary["media_files"], summary["media_withheld"]) == (2, 2)
+    assert all(face not in b"".join(files.values()) for face in faces)
+
+    files, summary = _zip(
+        central.api(admin).get(
+            f"{forms}/submissions.csv.zip?profile=reidentified&reason=tracing a family"
+        )
+    )
+    # Both submissions named their face "face.jpg": the second goes under its instanceID.
+    second = f"media/{ids[1].replace(':', '_')}/face.jpg"
+    assert files == {
+        "media/visit0.jpg": visits[0],
+        "media/visit1.jpg": visits[1],
+        "media/face.jpg": faces[0],
+        second: faces[1],
+    }
+    assert summary["media_renamed"] == [{"instanceId": ids[1], "name": "face.jpg", "path": second}]
+
+
+def test_cli_export_carries_files_unless_told_not_to(
+    cli: Any, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    settings = Settings(
+        data_dir=Path(cli_env["COLLECTOR_DATA_DIR"]),
+        database_url=cli_env["COLLECTOR_DATABASE_URL"],
+        rsa_bits=2048,
+    )
+    with Instance(settings, create=True) as instance:
+        with transaction(instance.sessions) as session:
+            version = publish(session, instance.kek, MEDIA_FORM)
+            project = str(version.form.project_id)
+        with instance.sessions() as session:
+            submit(session, version, VALUES, media=[("site.jpg", SITE), ("scan.jpg", SCAN)])
+            session.commit()
+        process_all(instance.sessions, instance.kek)
+
+    def exported(*options: str) -> dict[str, bytes]:
+        out = tmp_path / f"export-{len(list(tmp_path.iterdir()))}.csv.zip"
+        args = ("export", "--project", project, "--form", "media", "--out", str(out), *options)
+        result = cli(*args)
+        assert result.exit_code == 0, result.output
+        with zipfile.ZipFile(out) as archive:
+            return {n: archive.read(n) for n in archive.namelist() if n.startswith("media/")}
+
+    assert exported() == {"media/site.jpg": SITE}
+    assert exported("--include-sensitive") == {"media/site.jpg": SITE, "media/scan.jpg": SCAN}
+    assert exported("--no-attachments") == {}
