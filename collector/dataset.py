@@ -191,27 +191,34 @@ def entries(
     after_id: int = 0,
     limit: int | None = None,
     where: Sequence[ColumnElement[bool]] = (),
+    order: Sequence[ColumnElement[Any]] = (),
+    offset: int = 0,
 ) -> Iterator[list[Entry]]:
     """Yield processed submissions of a form in id order, a batch at a time (keyset paging).
 
     ``where`` adds conditions on the submissions table (OData filters on submission metadata).
+    With ``order`` (an OData ``$orderby``) they come in that order instead, paged by offset,
+    from ``offset`` on; ``after_id`` is then not used.
     """
     stmt = (
         select(*_ENTRY_COLUMNS, SubmissionRecord.data.label("record_data"))
         .join(SubmissionRecord, SubmissionRecord.submission_id == Submission.id)
         .where(
             Submission.form_id == form.id,
-            Submission.id > bindparam("after"),
             Submission.state == SubmissionState.PROCESSED.value,
             *where,
         )
-        .order_by(Submission.id)
         .limit(bindparam("size"))
     )
+    if order:
+        stmt = stmt.order_by(*order).offset(bindparam("offset"))
+    else:
+        stmt = stmt.where(Submission.id > bindparam("after")).order_by(Submission.id)
     last, sent = after_id, 0
     while limit is None or sent < limit:
         size = batch if limit is None else min(batch, limit - sent)
-        rows = session.connection().execute(stmt, {"after": last, "size": size}).all()
+        params = {"offset": offset + sent} if order else {"after": last}
+        rows = session.connection().execute(stmt, {**params, "size": size}).all()
         if not rows:
             return
         yield [Entry(row, json.loads(row.record_data)) for row in rows]

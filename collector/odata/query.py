@@ -3,7 +3,11 @@
 Central's rules: ``$expand`` takes only ``*``; ``$select`` with ``$expand`` and unknown ``$``
 options are 501; booleans arrive as Python text (``True``). ``$skiptoken`` is opaque to clients:
 "01" and base64url JSON of where the previous page stopped (a submission id and, in a repeat
-table, the position of the last entry within it).
+table, the position of the last entry within it). ``$orderby`` sorts by submission metadata
+(``__id``, ``__system/submissionDate``, ``updatedAt``, ``submitterId``, ``reviewState``,
+``deletedAt``; ``$root/Submissions/…`` in a repeat table), ``asc`` with nulls first or ``desc``
+with nulls last, ties in submission order; it cannot be combined with ``$skiptoken`` (501), so
+its pages link on with ``$skip``.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, UnaryExpression, func
 
 from collector.errors import NotFound
 from collector.models import Submission
@@ -32,8 +36,29 @@ from collector.odata.rows import Selection
 from collector.odata.versions import logical, submitter
 
 KNOWN_OPTIONS = frozenset(
-    {"$top", "$skip", "$count", "$wkt", "$filter", "$expand", "$select", "$skiptoken", "$format"}
+    {
+        "$top",
+        "$skip",
+        "$count",
+        "$wkt",
+        "$filter",
+        "$expand",
+        "$select",
+        "$skiptoken",
+        "$format",
+        "$orderby",
+    }
 )
+#: What ``$orderby`` may name (Central's set): the logical submission's metadata.
+ORDERABLE = (
+    "__id",
+    "__system/submissionDate",
+    "__system/updatedAt",
+    "__system/submitterId",
+    "__system/reviewState",
+    "__system/deletedAt",
+)
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,60}(/[A-Za-z_][A-Za-z0-9_]{0,60}){0,8}")
 _SEGMENT = re.compile(r"^([^(]+)\('((?:[^']|'')*)'\)$")
 _SYSTEM_KINDS = {
     "submissionDate": "datetime",
@@ -99,6 +124,8 @@ class Options:
     expand: bool = False
     select: str | None = None
     skiptoken: Token | None = None
+    #: ``$orderby`` as (property, descending) pairs, properties without ``$root/Submissions/``.
+    orderby: tuple[tuple[str, bool], ...] = ()
 
 
 def _flag(args: Mapping[str, str], name: str) -> bool:
@@ -142,6 +169,13 @@ def parse_options(args: Mapping[str, str]) -> Options:
             "This server doesn't support $select query parameter with $expand.", code=501.11
         )
     token = args.get("$skiptoken")
+    orderby = parse_orderby(args["$orderby"]) if args.get("$orderby") else ()
+    if orderby and token:
+        raise ODataNotImplemented(
+            "The requested feature using $orderby and $skiptoken together is not supported by "
+            "this server.",
+            feature="$orderby with $skiptoken",
+        )
     return Options(
         top=_whole(args, "$top"),
         skip=_whole(args, "$skip") or 0,
@@ -151,7 +185,55 @@ def parse_options(args: Mapping[str, str]) -> Options:
         expand=expand is not None,
         select=None if select is None or select.strip() in ("", "*") else select,
         skiptoken=Token.decode(token) if token else None,
+        orderby=orderby,
     )
+
+
+def parse_orderby(text: str) -> tuple[tuple[str, bool], ...]:
+    """Read ``$orderby``: comma-separated ``property [asc|desc]`` over submission metadata."""
+    clauses = []
+    for clause in text.split(","):
+        name, *rest = clause.split() or [""]
+        if name.startswith("$root/Submissions/"):
+            name = name[len("$root/Submissions/") :]
+        if name not in ORDERABLE:
+            raise _unsupported(name)
+        if len(rest) > 1 or (rest and rest[0].lower() not in ("asc", "desc")):
+            raise _unsupported(f"the direction after {name} (asc or desc)")
+        clauses.append((name, bool(rest) and rest[0].lower() == "desc"))
+    return tuple(clauses)
+
+
+def _unsupported(what: str) -> ODataNotImplemented:
+    # Name a property only as an identifier: the text might hold anything, even a person's name.
+    shown = what if _NAME.fullmatch(what) or what.startswith("the direction") else "$orderby"
+    return ODataNotImplemented(
+        "The given OData filter expression references fields not supported by this server: "
+        f"{shown}",
+        code=501.5,
+    )
+
+
+def order_by(orderby: tuple[tuple[str, bool], ...]) -> list[UnaryExpression[Any]]:
+    """The ORDER BY of an ``$orderby``: each property, then submission order as the tie-break
+    (in the first property's direction)."""
+    clauses: list[UnaryExpression[Any]] = []
+    for name, descending in orderby:
+        column = _order_column(name)
+        if column is not None:
+            clauses.append(column.desc().nulls_last() if descending else column.asc().nulls_first())
+    first_descending = orderby[0][1] if orderby else False
+    clauses.append(Submission.id.desc() if first_descending else Submission.id.asc())
+    return clauses
+
+
+def _order_column(name: str) -> ColumnElement[Any] | None:
+    """The SQL of an orderable property (None for ``deletedAt``: nothing here is deleted)."""
+    if name == "__id":
+        return logical("instance_id")
+    if name == "__system/updatedAt":
+        return func.coalesce(logical("updated_at"), Submission.updated_at)
+    return _system_column(name.split("/", 1)[1])
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,15 @@
 Records are read in keyset batches (``dataset.entries``), filtered in SQL where the filter is on
 submission metadata and on rendered rows otherwise, and a page stops at ``page_size`` rows (or
 ``$top``) with an ``@odata.nextLink`` carrying a ``$skiptoken``; memory holds one batch and one
-page, never the form.
+page, never the form. A ``$orderby`` reads in its order by offset instead, and its next link
+carries ``$skip`` (Central refuses ``$orderby`` with ``$skiptoken``).
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -29,6 +30,7 @@ from collector.odata.query import (
     Options,
     Resource,
     Token,
+    order_by,
     parse_options,
     parse_resource,
     parse_select,
@@ -63,15 +65,29 @@ class _Scan:
     shaper: Shaper
     sql: list[ColumnElement[bool]]
     rest: Expr | None
+    #: The ORDER BY of a ``$orderby``; empty for submission order (keyset paging).
+    order: list[Any] = field(default_factory=list)
 
     @property
     def is_root(self) -> bool:
         return self.resource.table.kind == "root"
 
-    def candidates(self, after: Token | None, batch: int) -> Iterator[tuple[Row, Token]]:
-        """Yield matching rows in order, each with the token that resumes after it."""
+    def candidates(
+        self, after: Token | None, batch: int, offset: int = 0
+    ) -> Iterator[tuple[Row, Token]]:
+        """Yield matching rows in order, each with the token that resumes after it (with an
+        ``order``: from the ``offset``-th submission on, ``after`` unused)."""
         start = 0 if after is None else after.submission - (0 if self.is_root else 1)
-        for found in entries(self.session, self.form, batch=batch, after_id=start, where=self.sql):
+        scan = entries(
+            self.session,
+            self.form,
+            batch=batch,
+            after_id=start,
+            where=self.sql,
+            order=self.order,
+            offset=offset,
+        )
+        for found in scan:
             self.shaper.renderer.prefetch([e.document for e in found])
             self.shaper.versions.load(e.submission for e in found)
             for entry in found:
@@ -135,9 +151,12 @@ class _Scan:
         found = self.session.scalar(stmt)
         return None if found is None else Token(int(found))
 
-    def page(self, options: Options, page_size: int) -> tuple[list[Row], Token | None]:
-        """Return one page of rows and, when more rows follow, the token to resume at."""
+    def page(self, options: Options, page_size: int) -> tuple[list[Row], Token | int | None]:
+        """Return one page of rows and, when more rows follow, where to resume: a token, or
+        with a ``$orderby`` the ``$skip`` of the next page."""
         limit = page_size if options.top is None else min(options.top, page_size)
+        if self.order:
+            return self._ordered_page(options.skip, limit)
         after, skip = options.skiptoken, 0 if options.skiptoken else options.skip
         if skip and self.is_root and self.rest is None:
             after, skip = self.skip_in_sql(skip), 0
@@ -151,6 +170,18 @@ class _Scan:
                 return rows, last
             rows.append(row)
             last = token
+        return rows, None
+
+    def _ordered_page(self, skip: int, limit: int) -> tuple[list[Row], int | None]:
+        # Root rows not filtered on their values skip in SQL; any other rows are skipped here.
+        offset = skip if self.is_root and self.rest is None else 0
+        rows: list[Row] = []
+        batch = min(BATCH, max(MIN_BATCH, skip - offset + limit + 1))
+        found = self.candidates(None, batch, offset)
+        for row, _token in itertools.islice(found, skip - offset, None):
+            if len(rows) >= limit:
+                return rows, skip + len(rows)
+            rows.append(row)
         return rows, None
 
     def count(self) -> int:
@@ -214,7 +245,8 @@ def _scan(
         sql.append(named(form.id, resource.instance_id))
     renderer = Renderer(session, form.project_id, viewer)
     shaper = Shaper(session, schema, renderer, options.wkt, options.expand, selection)
-    return _Scan(session, form, resource, shaper, sql, rest)
+    order = order_by(options.orderby) if options.orderby else []
+    return _Scan(session, form, resource, shaper, sql, rest, order)
 
 
 def _require_submission(scan: _Scan, instance_id: str) -> None:
@@ -240,10 +272,13 @@ def _audit_sensitive(
     session.commit()
 
 
-def next_link(service_url: str, path: str, args: Mapping[str, str], token: Token) -> str:
-    """Return the URL of the next page: the same request resumed at ``token``."""
+def next_link(service_url: str, path: str, args: Mapping[str, str], resume: Token | int) -> str:
+    """Return the URL of the next page: the same request resumed at a token (or a skip)."""
     params = {k: v for k, v in args.items() if k not in ("$skip", "$skiptoken")}
-    params["$skiptoken"] = token.encode()
+    if isinstance(resume, Token):
+        params["$skiptoken"] = resume.encode()
+    else:
+        params["$skip"] = str(resume)
     target = quote(path.strip("/"), safe="/()'*")
     return f"{service_url}/{target}?{urlencode(params)}"
 

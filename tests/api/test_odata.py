@@ -133,7 +133,9 @@ def test_admin_sees_sensitive_values_and_is_audited(site: Site) -> None:
     [
         ("expand one repeat", "Submissions?%24expand=household", 501.6),
         ("select with expand", "Submissions?$expand=*&$select=__id", 501.11),
-        ("unknown option", "Submissions?%24orderby=__id", 501.1),
+        ("unknown option", "Submissions?%24search=x", 501.1),
+        ("order by an answer", "Submissions?%24orderby=full_name", 501.5),
+        ("order with a skiptoken", "Submissions?$orderby=__id&$skiptoken=01eyJzIjoxfQ", 501.1),
         ("filter syntax", "Submissions?$filter=group_size%20eq", 400.18),
         ("filter function", "Submissions?$filter=contains(full_name,'A')", 501.4),
         ("select unknown", "Submissions?$select=secret", 400.23),
@@ -213,6 +215,19 @@ def test_pyodk_pages_follow_next_links(app: Flask, site: Site, tmp_path: Path) -
             page = client.session.get(page["@odata.nextLink"]).json()
             rows += page["value"]
     assert [r["__id"] for r in rows] == site.instance_ids
+
+
+def test_an_ordered_read_pages_through_its_next_links(app: Flask, site: Site) -> None:
+    """``$orderby`` over HTTP, its pages followed as a client follows them."""
+    app.config["ODATA_PAGE_SIZE"] = 2
+    http = site.login("dm@example.org")
+    url = f"{site.svc()}/Submissions?$orderby=__system/submissionDate desc&$select=__id"
+    page = http.get(url, timeout=30).json()
+    rows = list(page["value"])
+    while "@odata.nextLink" in page:
+        page = http.get(page["@odata.nextLink"], timeout=30).json()
+        rows += page["value"]
+    assert [r["__id"] for r in rows] == list(reversed(site.instance_ids))
 
 
 def test_excel_and_power_bi_log_in_with_basic_auth(site: Site) -> None:

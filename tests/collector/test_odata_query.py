@@ -1,4 +1,5 @@
-"""OData query options on pseudonymised records: $filter, paging, $count, $skiptoken, 501s."""
+"""OData query options on pseudonymised records: $filter, paging, $count, $skiptoken, $orderby,
+501s."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector import dataset
 from collector.db import session_factory
 from collector.errors import CollectorError
+from collector.models import Submission
 from collector.odata import filter as odata_filter
 from collector.odata import query, service
 from collector.odata.edm import schema_for
@@ -38,10 +40,13 @@ def profiles(sessions: sessionmaker[Session], kek: bytes) -> list[str]:
     return load(sessions, kek, PROFILE, [profile_xml(p) for p in PEOPLE])[1]
 
 
+MANY_SIZES = (0, 1, 2, 0, 3, 1, 0)
+
+
 @pytest.fixture
 def many(sessions: sessionmaker[Session], kek: bytes) -> list[str]:
     """Seven submissions with 0, 1, 2, 0, 3, 1, 0 household members."""
-    sizes = [0, 1, 2, 0, 3, 1, 0]
+    sizes = MANY_SIZES
     people = [
         Person(f"Person {i}", f"+90 555 000 00 {i:02d}", f"U{i:07d}",
                tuple(f"Member {i}.{j}" for j in range(n)), i, "1990-01-01", f"story {i}")
@@ -183,7 +188,12 @@ def test_bad_filters_are_clear_problems(
     [
         ({"$expand": "household"}, 501.6),
         ({"$expand": "*", "$select": "__id"}, 501.11),
-        ({"$orderby": "__id"}, 501.1),
+        ({"$orderby": "full_name"}, 501.5),
+        ({"$orderby": "__system/submitterName"}, 501.5),
+        ({"$orderby": "__id sideways"}, 501.5),
+        ({"$orderby": "__id asc desc"}, 501.5),
+        ({"$orderby": "__id,"}, 501.5),
+        ({"$orderby": "__id", "$skiptoken": "01eyJzIjoxfQ"}, 501.1),
         ({"$search": "x"}, 501.1),
         ({"$format": "xml"}, 501.1),
         ({"$top": "ten"}, 400.11),
@@ -257,3 +267,76 @@ def test_pages_read_records_in_bounded_batches(
     page = read(sessions, "profile", args={"$top": "2"})
     assert len(page["value"]) == 2
     assert sum(fetched) <= 3
+
+
+def test_orderby_sorts_by_submission_metadata_and_pages_with_skip(
+    sessions: sessionmaker[Session], many: list[str]
+) -> None:
+    newest_first = read(sessions, "profile", args={"$orderby": "__system/submissionDate desc"})
+    assert ids(newest_first) == list(reversed(many))
+    assert ids(read(sessions, "profile", args={"$orderby": "__id"})) == sorted(many)
+    # Pages of an ordered read link on with $skip (Central refuses $orderby with $skiptoken).
+    args = {"$orderby": "__id desc", "$count": "true"}
+    first = read(sessions, "profile", args=args, page_size=3)
+    link = first["@odata.nextLink"]
+    assert "%24skip=3" in link
+    assert "skiptoken" not in link
+    assert "%24orderby=__id+desc" in link
+    assert first["@odata.count"] == 7
+    rows, pages = read_all(sessions, "profile", "Submissions", args, page_size=3)
+    assert [r["__id"] for r in rows] == sorted(many, reverse=True)
+    assert pages == 3
+    skipped = read(sessions, "profile", args={**args, "$skip": "5"}, page_size=3)
+    assert ids(skipped) == sorted(many, reverse=True)[5:]
+    assert "@odata.nextLink" not in skipped
+
+
+def test_orderby_orders_repeat_rows_by_their_submission_and_keeps_filters(
+    sessions: sessionmaker[Session], many: list[str]
+) -> None:
+    order = sorted(many, reverse=True)
+    args = {"$orderby": "$root/Submissions/__id desc"}
+    rows, pages = read_all(sessions, "profile", "Submissions.household", args, page_size=2)
+    # Household rows come grouped by their submission, in the submissions' order.
+    members = dict(zip(many, MANY_SIZES, strict=True))
+    assert [r["__Submissions-id"] for r in rows] == [p for p in order for _ in range(members[p])]
+    assert pages == 4
+    # A filter on answers applies to the ordered rows; $skip counts the matching ones.
+    filtered = {"$orderby": "__id desc", "$filter": "group_size ge 3"}
+    got, _pages = read_all(sessions, "profile", "Submissions", filtered, page_size=2)
+    assert [r["__id"] for r in got] == sorted(many[3:], reverse=True)
+    assert all(r["group_size"] >= 3 for r in got)
+    skipped = read(sessions, "profile", args={**filtered, "$skip": "1"}, page_size=2)
+    assert ids(skipped) == sorted(many[3:], reverse=True)[1:3]
+    assert "%24skip=3" in skipped["@odata.nextLink"]
+
+
+def test_orderby_puts_nulls_first_ascending_and_last_descending(
+    sessions: sessionmaker[Session], many: list[str]
+) -> None:
+    with sessions() as session, session.begin():
+        for instance_id, state in ((many[2], "approved"), (many[4], "rejected")):
+            session.execute(
+                update(Submission)
+                .where(Submission.instance_id == instance_id)
+                .values(review_state=state)
+            )
+    ascending = ids(read(sessions, "profile", args={"$orderby": "__system/reviewState asc"}))
+    unreviewed = [p for p in many if p not in (many[2], many[4])]
+    assert ascending == [*unreviewed, many[2], many[4]]
+    descending = ids(read(sessions, "profile", args={"$orderby": "__system/reviewState desc"}))
+    assert descending == [many[4], many[2], *reversed(unreviewed)]
+    two_keys = {"$orderby": "__system/reviewState desc, __id asc"}
+    assert ids(read(sessions, "profile", args=two_keys)) == [many[4], many[2], *sorted(unreviewed)]
+
+
+def test_orderby_errors_do_not_echo_what_was_sent(
+    sessions: sessionmaker[Session], many: list[str]
+) -> None:
+    with pytest.raises(CollectorError) as raised:
+        read(sessions, "profile", args={"$orderby": "full_name eq 'Ayşe Secret'"})
+    assert raised.value.code == 501.5
+    assert "Secret" not in raised.value.message
+    with pytest.raises(CollectorError) as raised:
+        read(sessions, "profile", args={"$orderby": "__id 'Ayşe Secret'"})
+    assert "Secret" not in raised.value.message
