@@ -20,7 +20,15 @@ from pyxform.xls2xform import convert
 from forms.errors import ErrorCode, Finding, FormError
 from forms.lint import lint_workbook
 from forms.model import FormModel, parse_xform
-from forms.policy import PIIPolicy, PIIRule, RowFacts, parse_pii
+from forms.policy import (
+    Derived,
+    PIIKind,
+    PIIPolicy,
+    PIIRule,
+    RowFacts,
+    derive_protection,
+    parse_pii,
+)
 from forms.submission import check_submission_url, parse_public_key
 from forms.verify import verify_xform
 from forms.workbook import Workbook, read_workbook
@@ -80,8 +88,11 @@ def build_xform(
     findings = lint_workbook(workbook)
     _raise_first(findings)
     xml, pyxform_warnings = run_pyxform(workbook)
-    root = parse_xform(xml).root
-    policy = policy_of(workbook, root)
+    bare = parse_xform(xml)
+    policy, derived = derive_protection(
+        policy_of(workbook, bare.root), {f.path: f.calculate for f in bare.fields if f.calculate}
+    )
+    findings += [_derived_finding(bare.root, d) for d in derived]
     _raise_first(verify_xform(xml))
     model = parse_xform(xml, policy)
     _check_key_injected(xml, workbook)
@@ -93,6 +104,23 @@ def build_xform(
         policy=policy,
         warnings=[*findings, *pyxform_warnings],
         model=model,
+    )
+
+
+def _derived_finding(root: str, derived: Derived) -> Finding:
+    def shown(path: str) -> str:
+        return path[len(root) + 1 :]
+
+    treatment = (
+        "nowhere (dropped)"
+        if derived.rule.kind is PIIKind.DROP
+        else "sealed, for admins only (sensitive)"
+    )
+    return Finding.of(
+        ErrorCode.PII_010,
+        path=shown(derived.path),
+        source=shown(derived.source),
+        treatment=treatment,
     )
 
 

@@ -161,6 +161,14 @@ class ErrorCode(Enum):
             " mark it sensitive or drop (or identifier)."
         ),
     )
+    PII_010 = Detail(
+        "calculation from protected data",
+        "warning",
+        (
+            "The calculated field '{path}' uses '{source}', which holds protected data, so its "
+            "value is stored {treatment}. Give it a 'pii' value of its own to choose otherwise."
+        ),
+    )
     # Translations.
     TRANS_001 = Detail(
         "missing translation",

@@ -231,3 +231,63 @@ def _identifier_type(rule: str, facts: RowFacts) -> str:
             allowed=allowed + ".",
         )
     return rule.lower()
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A calculated field that computes its value from protected fields."""
+
+    path: str
+    #: The protected field it was found to use first (directly or through other calculates).
+    source: str
+    rule: PIIRule
+
+
+# Names in an XPath expression: each step of a path, and function names (harmless extra hits).
+_XPATH_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+
+
+def derive_protection(
+    policy: PIIPolicy, calculates: Mapping[str, str]
+) -> tuple[PIIPolicy, list[Derived]]:
+    """Protect calculated fields that compute their value from protected ones.
+
+    ``calculates`` maps each calculated field's path to its expression (the settings'
+    ``instance_name`` is one: ``meta/instanceName``). A calculation that names an identifier, a
+    sensitive or a dropped field, directly or through other calculations, can carry its value
+    (``concat`` of a name into the instance name, a phone number reformatted), so it is stored
+    as ``drop`` when it uses a dropped field and sealed as ``sensitive`` otherwise. Quasi-
+    identifiers are left to their author: what is computed from one (an age from a date of
+    birth, a minor flag from an age) is the analysis variable the rule exists to allow. A
+    calculation with a ``pii`` value of its own keeps it. Fields are matched by name, which errs
+    towards protecting: a calculation naming a field its form has twice is protected by either.
+    """
+    fields = dict(policy.fields)
+    derived: dict[str, Derived] = {}
+    changed = True
+    while changed:
+        changed = False
+        protected = {
+            _last(path): (path, rule)
+            for path, rule in fields.items()
+            if rule.kind is not PIIKind.QUASI
+        }
+        for path, expression in calculates.items():
+            if path in policy.fields:
+                continue
+            sources = [protected[n] for n in _XPATH_NAME.findall(expression) if n in protected]
+            sources = [(p, r) for p, r in sources if p != path]
+            if not sources:
+                continue
+            drop = next((p for p, r in sources if r.kind is PIIKind.DROP), None)
+            rule = PIIRule(PIIKind.DROP if drop else PIIKind.SENSITIVE)
+            if fields.get(path) == rule:
+                continue
+            fields[path] = rule
+            derived[path] = Derived(path, drop or sources[0][0], rule)
+            changed = True
+    return PIIPolicy(fields), sorted(derived.values(), key=lambda d: d.path)
+
+
+def _last(path: str) -> str:
+    return path.rsplit("/", 1)[-1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 from typing import Any
@@ -10,18 +11,21 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import audit, pseudorotate, vault
+from collector import audit, export, pseudorotate, vault
 from collector.audit import Actor
+from collector.dataset import Viewer
 from collector.db import session_factory, transaction
 from collector.errors import Forbidden, InvalidInput
 from collector.models import (
     AuditEntry,
+    Form,
     FormVersion,
     Subject,
     Submission,
     SubmissionMedia,
     SubmissionRecord,
 )
+from tests.collector.rawdb import raw_database_bytes
 from tests.support.pipeline import process_all, publish, submit
 from tests.support.xlsform import PROFILE
 
@@ -360,3 +364,62 @@ def test_two_writers_vaulting_the_same_value_share_one_subject(
     with sessions() as session:
         rows = session.scalars(select(Subject).where(Subject.project_id == project_id)).all()
     assert sorted(s.id for s in rows) == sorted(i for i in mine if i is not None)
+
+
+NAMED = """
+| survey   |
+|          | type      | name      | label | pii        | calculation                    |
+|          | text      | full_name | Name  | identifier |                                |
+|          | text      | phone     | Phone | identifier |                                |
+|          | integer   | visits    | Visits|            |                                |
+|          | calculate | caller    |       |            | concat(${full_name}, ${phone}) |
+|          | calculate | busy      |       |            | if(${visits} > 3, 'yes', 'no') |
+| settings |
+|          | form_id | version | instance_name                         |
+|          | named   | 1       | concat(${full_name}, ' #', ${visits}) |
+"""
+
+
+def test_values_calculated_from_identifiers_are_sealed_at_rest(
+    sessions: sessionmaker[Session], kek: bytes, db_engine: Engine, database_url: str
+) -> None:
+    """The instance name Collect computes from a name, and a calculation that copies a phone
+    number, are sealed: the plaintext is nowhere in the database, and only an admin's export
+    shows them."""
+    with transaction(sessions) as session:
+        named = publish(session, kek, NAMED)
+    planted = ("Zübeyde Işıkoğlu", "+90 541 777 12 34")
+    with sessions() as session:
+        submit(
+            session,
+            named,
+            f"<full_name>{planted[0]}</full_name><phone>{planted[1]}</phone><visits>5</visits>"
+            f"<caller>{planted[0]}{planted[1]}</caller><busy>yes</busy>",
+            meta=f"<instanceName>{planted[0]} #5</instanceName>",
+        )
+        session.commit()
+    process_all(sessions, kek)
+    [record] = records(sessions).values()
+    root = record["root"]
+    assert set(root["/data/meta/instanceName"]) == {"sealed", "v"}
+    assert set(root["/data/caller"]) == {"sealed", "v"}
+    assert root["/data/busy"] == "yes"
+    raw = raw_database_bytes(db_engine, database_url)
+    for value in planted:
+        for form in (value, value.split()[0], value.replace(" ", "")):
+            assert form.encode() not in raw, form
+            assert form.encode("utf-16-le") not in raw, form
+
+    def exported(actor: Actor, sensitive: bool) -> str:
+        out = io.BytesIO()
+        with sessions() as session:
+            form = session.scalars(select(Form)).one()
+            export.write_jsonl(
+                out, session, form, actor=actor, viewer=Viewer(vault.Secrets(kek), sensitive)
+            )
+        return out.getvalue().decode()
+
+    ordinary = exported(MANAGER, sensitive=False)
+    assert all(value not in ordinary for value in planted)
+    assert json.loads(ordinary.splitlines()[0])["busy"] == "yes"
+    assert f"{planted[0]} #5" in exported(ADMIN, sensitive=True)

@@ -212,3 +212,45 @@ def test_missing_file_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FormError) as caught:
         build_xform(tmp_path / "nope.xlsx")
     assert caught.value.code is ErrorCode.READ_005
+
+
+DERIVED = """
+| survey |
+|        | type      | name        | label    | pii        | pii_rule | calculation                         |
+|        | text      | full_name   | Name     | identifier |          |                                     |
+|        | text      | phone       | Phone    | identifier | phone    |                                     |
+|        | text      | notes       | Notes    | drop       |          |                                     |
+|        | integer   | age         | Age      | quasi      | band:5   |                                     |
+|        | integer   | visits      | Visits   |            |          |                                     |
+|        | calculate | digits      |          |            |          | translate(${phone}, ' ', '')        |
+|        | calculate | contact     |          |            |          | concat('tel:', ${digits})           |
+|        | calculate | remark      |          |            |          | concat(${full_name}, ${notes})      |
+|        | calculate | minor       |          |            |          | if(${age} < 18, 'yes', 'no')        |
+|        | calculate | busy        |          |            |          | if(${visits} > 3, 'yes', 'no')      |
+|        | calculate | initials    |          | identifier | name     | substr(${full_name}, 0, 1)          |
+| settings |
+|          | form_id | version | instance_name                        |
+|          | derived | 1       | concat(${full_name}, ' ', ${visits}) |
+"""
+
+
+def test_calculations_from_protected_fields_are_protected_too(xlsform: Form) -> None:
+    built = build_xform(xlsform(DERIVED))
+    rules = built.policy.fields
+    # From an identifier (directly or through another calculation): sealed as sensitive.
+    assert rules["/data/meta/instanceName"] == PIIRule(PIIKind.SENSITIVE)
+    assert rules["/data/digits"] == PIIRule(PIIKind.SENSITIVE)
+    assert rules["/data/contact"] == PIIRule(PIIKind.SENSITIVE)
+    # From a dropped field: dropped, whatever else it uses.
+    assert rules["/data/remark"] == PIIRule(PIIKind.DROP)
+    # An author's own value stands; quasi-identifiers and plain fields pass nothing on.
+    assert rules["/data/initials"] == PIIRule(PIIKind.IDENTIFIER, None, "name")
+    assert "/data/minor" not in rules
+    assert "/data/busy" not in rules
+    warned = [w.message for w in built.warnings if w.code is ErrorCode.PII_010]
+    assert len(warned) == 4
+    assert any("'meta/instanceName' uses 'full_name'" in m and "sensitive" in m for m in warned)
+    assert any("'contact' uses 'digits'" in m for m in warned)
+    assert any("'remark' uses 'notes'" in m and "dropped" in m for m in warned)
+    # The policy written beside the XForm carries the derived rules.
+    assert PIIPolicy.from_json(built.policy.to_json()) == built.policy

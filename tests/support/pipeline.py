@@ -28,11 +28,13 @@ def publish(session: Session, kek: bytes, md: str, name: str = "Project") -> For
     return version
 
 
-def instance_xml(form_id: str, version: str, values: str, instance_id: str) -> bytes:
-    """Wrap field elements into an instance of a form."""
+def instance_xml(
+    form_id: str, version: str, values: str, instance_id: str, meta: str = ""
+) -> bytes:
+    """Wrap field elements into an instance of a form (``meta``: more elements in its meta)."""
     return (
         f'<data id="{form_id}" version="{escape(version)}">{values}'
-        f"<meta><instanceID>{instance_id}</instanceID></meta></data>"
+        f"<meta><instanceID>{instance_id}</instanceID>{meta}</meta></data>"
     ).encode()
 
 
@@ -43,10 +45,12 @@ def submit(
     media: Sequence[tuple[str, bytes]] = (),
     instance_id: str | None = None,
     inner_instance_id: str | None = None,
+    meta: str = "",
 ) -> str:
     """Seal an instance with the key its form carries and receive it; return its instanceID.
 
-    ``inner_instance_id`` writes another instanceID inside the instance than the envelope's.
+    ``inner_instance_id`` writes another instanceID inside the instance than the envelope's;
+    ``meta`` adds elements to its meta group (an ``instanceName``, say).
     """
     instance_id = instance_id or f"uuid:{uuid.uuid4()}"
     version = session.get(FormVersion, version.id) or version
@@ -57,7 +61,11 @@ def submit(
         version=version.version,
         instance_id=instance_id,
         xml=instance_xml(
-            version.form.xml_form_id, version.version, values, inner_instance_id or instance_id
+            version.form.xml_form_id,
+            version.version,
+            values,
+            inner_instance_id or instance_id,
+            meta,
         ),
         media=list(media),
         public_key=kr.load_public_key(match.group(1)),
