@@ -28,6 +28,7 @@ from forms.policy import (
     RowFacts,
     derive_protection,
     parse_pii,
+    protect_audit_logs,
 )
 from forms.submission import check_submission_url, parse_public_key
 from forms.verify import verify_xform
@@ -93,6 +94,11 @@ def build_xform(
         policy_of(workbook, bare.root), {f.path: f.calculate for f in bare.fields if f.calculate}
     )
     findings += [_derived_finding(bare.root, d) for d in derived]
+    policy, audits = protect_audit_logs(
+        policy,
+        [f.path for f in bare.fields if f.type == "binary" and f.path.endswith("/meta/audit")],
+    )
+    findings += [Finding.of(ErrorCode.PII_011, path=path[len(bare.root) + 1 :]) for path in audits]
     _raise_first(verify_xform(xml))
     model = parse_xform(xml, policy)
     _check_key_injected(xml, workbook)

@@ -169,6 +169,14 @@ class ErrorCode(Enum):
             "value is stored {treatment}. Give it a 'pii' value of its own to choose otherwise."
         ),
     )
+    PII_011 = Detail(
+        "audit log sealed",
+        "warning",
+        (
+            "The audit log '{path}' can hold answers, locations and user names as they were "
+            "entered, so it is stored sealed, for admins only (sensitive)."
+        ),
+    )
     # Translations.
     TRANS_001 = Detail(
         "missing translation",

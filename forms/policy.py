@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
@@ -291,3 +291,17 @@ def derive_protection(
 
 def _last(path: str) -> str:
     return path.rsplit("/", 1)[-1]
+
+
+def protect_audit_logs(policy: PIIPolicy, audits: Sequence[str]) -> tuple[PIIPolicy, list[str]]:
+    """Seal Collect's audit logs (``meta/audit`` files) as ``sensitive``; return their paths.
+
+    An audit log lists each question as it was answered. With ``track-changes`` it holds the
+    answers themselves, identifiers included; with ``location-*`` the device's position all
+    along; with ``identify-user`` who filled the form in. Only an admin gets it, whatever its
+    parameters say (a ``pii`` value of its own overrides that).
+    """
+    fields = dict(policy.fields)
+    sealed = [path for path in audits if path not in fields]
+    fields |= {path: PIIRule(PIIKind.SENSITIVE) for path in sealed}
+    return PIIPolicy(fields), sealed

@@ -259,3 +259,47 @@ def test_cli_export_carries_files_unless_told_not_to(
     assert exported() == {"media/site.jpg": SITE}
     assert exported("--include-sensitive") == {"media/site.jpg": SITE, "media/scan.jpg": SCAN}
     assert exported("--no-attachments") == {}
+
+
+AUDITED_FORM = """
+| survey   |
+|          | type  | name      | label | pii        | parameters         |
+|          | audit | audit     |       |            | track-changes=true |
+|          | text  | full_name | Name  | identifier |                    |
+|          | image | site      | Site  |            |                    |
+| settings |
+|          | form_id | version |
+|          | audited | 1       |
+"""
+
+
+def test_an_audit_log_goes_to_admins_only(central: Central) -> None:
+    """Collect's audit log can hold every answer as typed: it is never an ordinary file."""
+    project = central.project("Audited")
+    form = central.publish(project, AUDITED_FORM)
+    _id, admin = central.user("admin@example.org", "admin")
+    _mid, manager = central.user("dm@example.org", "data-manager", projects=(project,))
+    log = b"event,node,start,end,old-value,new-value\nquestion,/data/full_name,1,2,,Zubeyde K\n"
+    with central.session() as session:
+        version = session.scalars(select(FormVersion).order_by(FormVersion.id.desc())).first()
+        assert version is not None
+        instance_id = submit(
+            session,
+            version,
+            "<full_name>Zubeyde K</full_name><site>site.jpg</site>",
+            media=[("audit.csv", log), ("site.jpg", SITE)],
+            meta="<audit>audit.csv</audit>",
+        )
+        session.commit()
+    central.drain()
+    forms = f"/v1/projects/{project}/forms/{form}"
+    base = f"{forms}/submissions/{instance_id.replace(':', '%3A')}/attachments"
+    assert central.api(manager).get(f"{base}/audit.csv").status_code == 403
+    assert central.api(manager).get(f"{base}/site.jpg").data == SITE
+    assert central.api(admin).get(f"{base}/audit.csv").data == log
+    files, summary = _zip(central.api(manager).get(f"{forms}/submissions.csv.zip"))
+    assert files == {"media/site.jpg": SITE}
+    assert summary["media_withheld"] == 1
+    assert all(b"Zubeyde" not in data for data in files.values())
+    files, _summary = _zip(central.api(admin).get(f"{forms}/submissions.csv.zip"))
+    assert files == {"media/site.jpg": SITE, "media/audit.csv": log}

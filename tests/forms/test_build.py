@@ -254,3 +254,19 @@ def test_calculations_from_protected_fields_are_protected_too(xlsform: Form) -> 
     assert any("'remark' uses 'notes'" in m and "dropped" in m for m in warned)
     # The policy written beside the XForm carries the derived rules.
     assert PIIPolicy.from_json(built.policy.to_json()) == built.policy
+
+
+def test_an_audit_log_is_sealed_whatever_its_parameters(xlsform: Form) -> None:
+    form = """
+| survey |
+|        | type  | name      | label | pii        | parameters         |
+|        | audit | audit     |       |            | track-changes=true |
+|        | text  | full_name | Name  | identifier |                    |
+| settings |
+|          | form_id | version |
+|          | audited | 1       |
+"""
+    built = build_xform(xlsform(form))
+    assert built.policy.fields["/data/meta/audit"] == PIIRule(PIIKind.SENSITIVE)
+    assert [w.code for w in built.warnings] == [ErrorCode.PII_011]
+    assert "'meta/audit'" in built.warnings[0].message
