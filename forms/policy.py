@@ -34,8 +34,15 @@ _RULE_FITS = {
     "year": ("date", "datetime", "calculate", "today", "start", "end"),
     "month": ("date", "datetime", "calculate", "today", "start", "end"),
     "band": ("integer", "int", "decimal", "range", "calculate"),
-    "round": ("decimal", "geopoint", "range", "calculate"),
-    "admin1": ("select_one", "select_one_from_file", "text", "calculate", "geopoint"),
+    "round": ("decimal", "geopoint", "start-geopoint", "range", "calculate"),
+    "admin1": (
+        "select_one",
+        "select_one_from_file",
+        "text",
+        "calculate",
+        "geopoint",
+        "start-geopoint",
+    ),
 }
 # Name fragments that say what kind of identifier a field holds, most specific first.
 _IDENTIFIER_HINTS = (

@@ -17,7 +17,15 @@ _DOCUMENT_WORDS = {"idno", "tckn", "ykn", "ssn", "passportno", "nationalid"}
 _ADDRESSES = {"address", "adres", "street", "sokak", "mahalle", "postcode", "zipcode"}
 _EMAILS = {"email", "mail", "eposta"}
 _BIRTH = {"dob", "birthdate", "birthday", "birth", "dogum"}
-_PLACES = ("geopoint", "geotrace", "geoshape")
+_PLACES = ("geopoint", "geotrace", "geoshape", "start-geopoint")
+# Metadata Collect records by itself, about the device and the person holding it.
+_DEVICE_METADATA = {
+    "phonenumber": "the device's phone number",
+    "email": "the e-mail address set in Collect",
+    "username": "the user name set in Collect",
+    "simserial": "the SIM card's serial number",
+    "subscriberid": "the SIM subscriber's identity (IMSI)",
+}
 _MEDIA = ("image", "photo", "audio", "video", "background-audio")
 # Types whose answer can be a name, number or address typed in; a select's answer is a choice.
 _TYPED_VALUES = ("text", "integer", "int", "decimal", "calculate", "barcode", "hidden")
@@ -46,6 +54,8 @@ def pii_values(workbook: Workbook) -> Iterable[Finding]:
 def identifying_reason(row: SurveyRow) -> str | None:
     """Say why a question looks identifying, or None."""
     tokens = set(name_tokens(row.name))
+    if row.base_type in _DEVICE_METADATA:
+        return _DEVICE_METADATA[row.base_type]
     if row.base_type in _PLACES:
         return "an exact location"
     if row.base_type in _MEDIA:

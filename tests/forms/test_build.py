@@ -270,3 +270,28 @@ def test_an_audit_log_is_sealed_whatever_its_parameters(xlsform: Form) -> None:
     assert built.policy.fields["/data/meta/audit"] == PIIRule(PIIKind.SENSITIVE)
     assert [w.code for w in built.warnings] == [ErrorCode.PII_011]
     assert "'meta/audit'" in built.warnings[0].message
+
+
+def test_metadata_collect_records_about_people_is_flagged_and_can_be_tagged(
+    xlsform: Form,
+) -> None:
+    form = """
+| survey |
+|        | type           | name        | label | pii   | pii_rule |
+|        | start-geopoint | where       |       | {pii} | {rule}   |
+|        | phonenumber    | phonenumber |       |       |          |
+|        | username       | username    |       |       |          |
+|        | deviceid       | deviceid    |       |       |          |
+| settings |
+|          | form_id | version |
+|          | metas   | 1       |
+"""
+    untagged = build_xform(xlsform(form.format(pii="     ", rule="      ")))
+    reasons = [w.message for w in untagged.warnings if w.code is ErrorCode.PII_008]
+    assert len(reasons) == 3
+    assert "'where' looks identifying (an exact location)" in reasons[0]
+    assert "the device's phone number" in reasons[1]
+    assert "the user name set in Collect" in reasons[2]
+    tagged = build_xform(xlsform(form.format(pii="quasi", rule="round:2")))
+    assert tagged.policy.fields["/data/where"] == PIIRule(PIIKind.QUASI, "round:2")
+    assert len([w for w in tagged.warnings if w.code is ErrorCode.PII_008]) == 2
