@@ -293,7 +293,15 @@ def upload_draft_attachment(project_id: int, xml_form_id: str, name: str) -> Res
     """Store a draft attachment."""
     form, actor = _form(project_id, xml_form_id, Action.FORM_MANAGE)
     data = context.raw_body()
-    drafts.upload_attachment(context.db(), form, name, data, request.mimetype, actor=actor)
+    drafts.upload_attachment(
+        context.db(),
+        form,
+        name,
+        data,
+        request.mimetype,
+        actor=actor,
+        secrets=context.secrets(),
+    )
     context.commit()
     return context.success()
 

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.config import Instance
-from collector import appusers, intake, publishing
+from collector import appusers, intake, publishing, vault
 from collector.errors import InvalidInput, NotFound
 from collector.models import (
     Form,
@@ -207,7 +207,10 @@ def form_attachment(project_id: int, xml_form_id: str, name: str) -> Response:
     for attachment in publishing.attachments(g.db, version):
         if attachment.name == name and attachment.data is not None:
             kind = attachment.content_type or "application/octet-stream"
-            return openrosa_headers(Response(attachment.data, content_type=kind))
+            data = publishing.attachment_data(
+                vault.Secrets(instance().kek), g.db, project_id, attachment
+            )
+            return openrosa_headers(Response(data, content_type=kind))
     raise NotFound(f"form {xml_form_id!r} has no attachment {name!r}")
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from collector import audit, keyring, publishing
+from collector import audit, keyring, publishing, vault
 from collector.audit import Actor
 from collector.errors import Conflict, InvalidInput, NotFound
 from collector.models import Form, FormAttachment, FormState, FormVersion, utcnow
@@ -226,9 +226,16 @@ def _copy(session: Session, form: Form, version: FormVersion) -> Definition:
 
 
 def upload_attachment(
-    session: Session, form: Form, name: str, data: bytes, content_type: str | None, *, actor: Actor
+    session: Session,
+    form: Form,
+    name: str,
+    data: bytes,
+    content_type: str | None,
+    *,
+    actor: Actor,
+    secrets: vault.Secrets,
 ) -> FormAttachment:
-    """Store a file the draft references (a name it does not reference is a 404)."""
+    """Store a file the draft references, sealed (a name it does not reference is a 404)."""
     draft = get_draft(session, form)
     slot = session.scalars(
         select(FormAttachment).where(
@@ -237,7 +244,10 @@ def upload_attachment(
     ).one_or_none()
     if slot is None:
         raise NotFound(f"the draft of {form.xml_form_id!r} does not reference a file {name!r}")
-    slot.data, slot.md5 = data, hashlib.md5(data).hexdigest()
+    slot.key_version, slot.data = publishing.seal_attachment(
+        secrets, session, form.project_id, name, data
+    )
+    slot.md5 = hashlib.md5(data).hexdigest()
     slot.content_type = (content_type or "application/octet-stream")[:100]
     slot.updated_at = utcnow()
     session.flush()

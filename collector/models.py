@@ -519,7 +519,12 @@ class SubmissionComment(Base):
 
 
 class FormAttachment(Base):
-    """A media or data file a form definition references (``jr://file/…``); NULL data = missing."""
+    """A media or data file a form definition references (``jr://file/…``); NULL data = missing.
+
+    The file is sealed under the project's data key (``key_version``): a data file for
+    ``pulldata`` or ``select_one_from_file`` often lists the very people a project follows up.
+    ``md5`` is of the file itself, as Collect's manifest needs it.
+    """
 
     __tablename__ = "form_attachments"
 
@@ -529,6 +534,8 @@ class FormAttachment(Base):
     content_type: Mapped[str | None] = mapped_column(String(100))
     data: Mapped[bytes | None] = mapped_column(LargeBinary)
     md5: Mapped[str | None] = mapped_column(String(32))
+    #: The data key version ``data`` is sealed under; NULL for a file stored before sealing.
+    key_version: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (

@@ -11,7 +11,7 @@ from xml.sax.saxutils import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collector import audit, keyring
+from collector import audit, keyring, vault
 from collector.audit import Actor
 from collector.errors import Conflict, InvalidInput, NotFound
 from collector.models import Form, FormAttachment, FormState, FormVersion, utcnow
@@ -246,6 +246,25 @@ def attachments(session: Session, version: FormVersion) -> list[FormAttachment]:
     return list(session.scalars(stmt.order_by(FormAttachment.name)))
 
 
+def seal_attachment(
+    secrets: vault.Secrets, session: Session, project_id: int, name: str, data: bytes
+) -> tuple[int, bytes]:
+    """Seal a form attachment under the project's data key, bound to its name."""
+    return vault.seal_value(secrets, session, project_id, data, f"form-attachment/{name}")
+
+
+def attachment_data(
+    secrets: vault.Secrets, session: Session, project_id: int, attachment: FormAttachment
+) -> bytes | None:
+    """Return a form attachment's file, opened (None: not uploaded)."""
+    if attachment.data is None or attachment.key_version is None:
+        return attachment.data  # Not uploaded, or stored before attachments were sealed.
+    what = f"form-attachment/{attachment.name}"
+    return vault.open_value(
+        secrets, session, project_id, attachment.key_version, attachment.data, what
+    )
+
+
 def expect_attachments(
     session: Session, version: FormVersion, previous: FormVersion | None
 ) -> None:
@@ -260,6 +279,7 @@ def expect_attachments(
                 content_type=old.content_type if old else None,
                 data=old.data if old else None,
                 md5=old.md5 if old else None,
+                key_version=old.key_version if old else None,
             )
         )
     session.flush()

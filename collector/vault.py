@@ -61,7 +61,8 @@ def _original_aad(project_id: int, kind: str) -> bytes:
 
 
 def value_aad(project_id: int, what: str) -> bytes:
-    """Associated data for sensitive values (``what="sensitive"``) and media (``"media"``)."""
+    """Associated data for sensitive values (``what="sensitive"``), media (``"media"``) and
+    form attachments (``"form-attachment/<name>"``)."""
     return f"collector/{what}/{project_id}".encode()
 
 

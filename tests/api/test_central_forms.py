@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from collector import rotation
 from collector.models import FormVersion, KeyGeneration
+from tests.collector.rawdb import raw_database_bytes
 from tests.support.central import SIMPLE, Central, chunked
 from tests.support.xlsform import FIELD_VISIT, md_to_xlsx
 
@@ -271,3 +272,31 @@ def test_a_rotation_carries_the_form_attachments_over(setup: tuple[Central, int,
     [attachment] = api.get(f"{base}/attachments").get_json()
     assert attachment["exists"] is True
     assert attachment["hash"] == hashlib.md5(b"name\nfig\n").hexdigest()
+
+
+def test_form_attachments_are_sealed_at_rest_and_served_as_uploaded(
+    setup: tuple[Central, int, str], database_url: str
+) -> None:
+    """A data file for select_one_from_file can list the people a project follows up."""
+    central, project, token = setup
+    form = central.publish(project, SIMPLE)
+    api = central.api(token)
+    base = f"/v1/projects/{project}/forms/{form}"
+    people = "name,label\nzk,Zübeyde Karagöz-Işıkoğlu\n".encode()
+    assert api.post(f"{base}/draft").status_code == 200
+    upload = api.post(f"{base}/draft/attachments/fruits.csv", data=people, content_type="text/csv")
+    assert upload.status_code == 200
+    assert api.post(f"{base}/draft/publish?version=2").status_code == 200
+    # A rotation republishes the form and carries the sealed file over as it is.
+    with central.session() as session, session.begin():
+        rotation.rotate_project(session, project, central.kek, bits=2048)
+    _app_id, app_token = central.app_user(project, "Tablet", forms=(form,))
+    openrosa = f"/v1/key/{app_token}/projects/{project}/forms/{form}"
+    manifest = api.get(f"{openrosa}/manifest")
+    assert manifest.status_code == 200
+    assert f"md5:{hashlib.md5(people).hexdigest()}".encode() in manifest.data
+    served = api.get(f"{openrosa}/attachments/fruits.csv")
+    assert (served.status_code, served.data) == (200, people)
+    raw = raw_database_bytes(central.instance.engine, database_url)
+    for planted in ("Zübeyde", "Karagöz", "Işıkoğlu"):
+        assert planted.encode() not in raw

@@ -16,7 +16,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from collector import appusers, publishing
+from collector import appusers, publishing, vault
 from collector.db import transaction
 from collector.models import Form, FormDownload, FormVersion, SubmissionMedia, SubmissionRecord
 from tests.support.collect import CollectClient
@@ -404,7 +404,10 @@ def test_attachments_are_offered_through_the_manifest(site: Site) -> None:
         assert version is not None
         slots = {a.name: a for a in publishing.attachments(session, version)}
         assert set(slots) == {"places.csv", "areas.csv"}
-        slots["places.csv"].data = PLACES
+        version_no, sealed = publishing.seal_attachment(
+            vault.Secrets(site.instance.kek), session, site.project_id, "places.csv", PLACES
+        )
+        slots["places.csv"].data, slots["places.csv"].key_version = sealed, version_no
         slots["places.csv"].md5 = hashlib.md5(PLACES).hexdigest()
         slots["places.csv"].content_type = "text/csv"
     client = CollectClient(site.url_for(site.app_user("Files", forms=("with_files",))))
