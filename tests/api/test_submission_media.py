@@ -37,22 +37,26 @@ VALUES = (
 )
 
 
+def submit_to_newest(
+    central: Central, values: str, media: list[tuple[str, bytes]], meta: str = ""
+) -> str:
+    """Seal and receive a submission to the form version published last."""
+    with central.session() as session:
+        version = session.scalars(select(FormVersion).order_by(FormVersion.id.desc())).first()
+        assert version is not None
+        instance_id = submit(session, version, values, media=media, meta=meta)
+        session.commit()
+    return instance_id
+
+
 @pytest.fixture
 def world(central: Central) -> tuple[Central, str, str, str, int]:
     project = central.project("Media")
     form = central.publish(project, MEDIA_FORM)
     _id, admin = central.user("admin@example.org", "admin")
     manager_id, manager = central.user("dm@example.org", "data-manager", projects=(project,))
-    with central.session() as session:
-        version = session.scalars(select(FormVersion).order_by(FormVersion.id.desc())).first()
-        assert version is not None
-        instance_id = submit(
-            session,
-            version,
-            VALUES,
-            media=[("site.jpg", SITE), ("scan.jpg", SCAN), ("scratch.jpg", SCRATCH)],
-        )
-        session.commit()
+    media = [("site.jpg", SITE), ("scan.jpg", SCAN), ("scratch.jpg", SCRATCH)]
+    instance_id = submit_to_newest(central, VALUES, media)
     base = f"/v1/projects/{project}/forms/{form}/submissions/{instance_id.replace(':', '%3A')}"
     return central, base, admin, manager, manager_id
 
@@ -192,20 +196,15 @@ def test_a_file_behind_a_pseudonym_goes_only_into_a_reidentified_export(
     form = central.publish(project, PEOPLE_FORM)
     _id, admin = central.user("admin@example.org", "admin")
     faces, visits = [b"\xff\xd8 face of A", b"\xff\xd8 face of B"], [b"visit A", b"visit B"]
-    with central.session() as session:
-        version = session.scalars(select(FormVersion).order_by(FormVersion.id.desc())).first()
-        assert version is not None
-        ids = [
-            submit(
-                session,
-                version,
-                f"<place>Van</place><face>face.jpg</face>"
-                f"<visit><visit_photo>visit{n}.jpg</visit_photo></visit>",
-                media=[("face.jpg", faces[n]), (f"visit{n}.jpg", visits[n])],
-            )
-            for n in range(2)
-        ]
-        session.commit()
+    ids = [
+        submit_to_newest(
+            central,
+            f"<place>Van</place><face>face.jpg</face>"
+            f"<visit><visit_photo>visit{n}.jpg</visit_photo></visit>",
+            [("face.jpg", faces[n]), (f"visit{n}.jpg", visits[n])],
+        )
+        for n in range(2)
+    ]
     central.drain()
     forms = f"/v1/projects/{project}/forms/{form}"
 
@@ -280,17 +279,12 @@ def test_an_audit_log_goes_to_admins_only(central: Central) -> None:
     _id, admin = central.user("admin@example.org", "admin")
     _mid, manager = central.user("dm@example.org", "data-manager", projects=(project,))
     log = b"event,node,start,end,old-value,new-value\nquestion,/data/full_name,1,2,,Zubeyde K\n"
-    with central.session() as session:
-        version = session.scalars(select(FormVersion).order_by(FormVersion.id.desc())).first()
-        assert version is not None
-        instance_id = submit(
-            session,
-            version,
-            "<full_name>Zubeyde K</full_name><site>site.jpg</site>",
-            media=[("audit.csv", log), ("site.jpg", SITE)],
-            meta="<audit>audit.csv</audit>",
-        )
-        session.commit()
+    instance_id = submit_to_newest(
+        central,
+        "<full_name>Zubeyde K</full_name><site>site.jpg</site>",
+        [("audit.csv", log), ("site.jpg", SITE)],
+        meta="<audit>audit.csv</audit>",
+    )
     central.drain()
     forms = f"/v1/projects/{project}/forms/{form}"
     base = f"{forms}/submissions/{instance_id.replace(':', '%3A')}/attachments"
