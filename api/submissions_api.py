@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, request
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from api import context
@@ -49,7 +49,7 @@ class PlaintextWithheld(CollectorError):
     )
 
 
-def _view(root: Submission, current: Submission) -> dict[str, Any]:
+def _view(root: Submission, current: Submission, name: str | None = None) -> dict[str, Any]:
     submitter = root.submitter_id or root.creator_user_id
     kind = "app-user" if root.submitter_id else "user" if root.creator_user_id else None
     return {
@@ -59,7 +59,7 @@ def _view(root: Submission, current: Submission) -> dict[str, Any]:
         "device_id": root.device_id,
         "user_agent": root.user_agent,
         "review_state": root.review_state,
-        "instance_name": None,
+        "instance_name": name,
         "created_at": root.created_at,
         "updated_at": root.updated_at,
         "status": current.state,
@@ -74,8 +74,16 @@ def _view(root: Submission, current: Submission) -> dict[str, Any]:
 
 def _views(session: Session, form: Form, roots: list[Submission]) -> list[dict[str, Any]]:
     stmt = select(Submission).where(Submission.form_id == form.id, Submission.current)
+    if len(roots) == 1:
+        stmt = stmt.where(or_(Submission.id == roots[0].id, Submission.root_id == roots[0].id))
     current = {s.root_id or s.id: s for s in session.scalars(stmt)}
-    return [_view(r, current.get(r.id, r)) for r in roots]
+    only = current[roots[0].id].id if len(roots) == 1 and roots[0].id in current else None
+    names = submissions.instance_names(session, form, only) if roots else {}
+    views = []
+    for root in roots:
+        now = current.get(root.id, root)
+        views.append(_view(root, now, names.get(now.id)))
+    return views
 
 
 def _form(project_id: int, xml_form_id: str, action: Action) -> tuple[Form, Any]:

@@ -31,6 +31,7 @@ from collector.models import (
     FormVersion,
     Submission,
     SubmissionPart,
+    SubmissionRecord,
     SubmissionState,
     utcnow,
 )
@@ -221,6 +222,35 @@ def list_logical(session: Session, form: Form) -> list[Submission]:
     """Return a form's logical submissions, newest first."""
     stmt = select(Submission).where(Submission.form_id == form.id, Submission.root_id.is_(None))
     return list(session.scalars(stmt.order_by(Submission.id.desc())))
+
+
+def instance_names(session: Session, form: Form, only: int | None = None) -> dict[int, str]:
+    """The ``meta/instanceName`` of a form's current processed submissions, by submission id
+    (``only``: of that one alone).
+
+    Only a name stored in plain text is given: one the form's policy protects (sealed as
+    sensitive, as a name computed from an identifier is, or dropped) is withheld, never
+    opened for a list. A submission still waiting for the worker has no name yet.
+    """
+    stmt = (
+        select(SubmissionRecord.submission_id, SubmissionRecord.data)
+        .join(Submission, Submission.id == SubmissionRecord.submission_id)
+        .where(Submission.form_id == form.id, Submission.current)
+    )
+    if only is not None:
+        stmt = stmt.where(Submission.id == only)
+    names = {}
+    for submission_id, data in session.execute(stmt):
+        root = json.loads(data).get("root", {})
+        name = next((v for k, v in root.items() if _is_instance_name(k)), None)
+        if isinstance(name, str) and name:
+            names[submission_id] = name
+    return names
+
+
+def _is_instance_name(path: str) -> bool:
+    # A root row's paths start with the instance's root element: /<root>/meta/instanceName.
+    return path.endswith("/meta/instanceName") and path.count("/") == 3
 
 
 def current_of(session: Session, root: Submission) -> Submission:

@@ -210,3 +210,55 @@ def test_duplicates_unexpected_files_and_closed_forms(site: tuple[Central, str, 
     closed = post_xml(central, token, f"{base}/submissions", simple_instance("uuid:d2"))
     assert closed.status_code == 409
     assert closed.get_json()["code"] == 409.2
+
+
+NAMED = """
+| survey   |
+|          | type | name      | label | pii        |
+|          | text | place     | Place |            |
+|          | text | full_name | Name  | identifier |
+| settings |
+|          | form_id | version | instance_name   |
+|          | {form}  | 1       | {instance_name} |
+"""
+
+
+def named_instance(form: str, instance_id: str, place: str, deprecated: str = "") -> bytes:
+    # Collect computes meta/instanceName on the tablet; here it is the place, or the name.
+    name = place if form == "by_place" else NAME
+    meta = f"<deprecatedID>{deprecated}</deprecatedID>" if deprecated else ""
+    return (
+        f'<data id="{form}" version="1"><place>{place}</place><full_name>{NAME}</full_name>'
+        f"<meta>{meta}<instanceID>{instance_id}</instanceID><instanceName>{name}</instanceName>"
+        "</meta></data>"
+    ).encode()
+
+
+def test_instance_names_are_listed_only_when_stored_in_plain_text(
+    central: Central, database_url: str
+) -> None:
+    project = central.project("Named")
+    by_place = central.publish(project, NAMED.format(form="by_place", instance_name="${place}"))
+    by_name = central.publish(project, NAMED.format(form="by_name", instance_name="${full_name}"))
+    _id, token = central.user("admin@example.org", "admin")
+    api = central.api(token)
+    for form, iid in ((by_place, "uuid:n1"), (by_name, "uuid:n2")):
+        url = f"/v1/projects/{project}/forms/{form}/submissions"
+        created = post_xml(central, token, url, named_instance(form, iid, PLACE))
+        assert created.status_code == 200, created.get_json()
+        assert created.get_json()["instanceName"] is None  # computed when processed
+    central.drain()
+    place_url = f"/v1/projects/{project}/forms/{by_place}/submissions"
+    assert [s["instanceName"] for s in api.get(place_url).get_json()] == [PLACE]
+    assert api.get(f"{place_url}/uuid%3An1").get_json()["instanceName"] == PLACE
+    # A name computed from an identifier is sealed at rest, and a list does not open it.
+    name_url = f"/v1/projects/{project}/forms/{by_name}/submissions"
+    assert [s["instanceName"] for s in api.get(name_url).get_json()] == [None]
+    assert api.get(f"{name_url}/uuid%3An2").get_json()["instanceName"] is None
+    # An edit's name is the current version's.
+    edit = named_instance(by_place, "uuid:n1b", "Van", deprecated="uuid:n1")
+    assert post_xml(central, token, f"{place_url}/uuid%3An1", edit, "PUT").status_code == 200
+    central.drain()
+    assert [s["instanceName"] for s in api.get(place_url).get_json()] == ["Van"]
+    raw = raw_database_bytes(central.instance.engine, database_url)
+    assert NAME.encode() not in raw
