@@ -13,11 +13,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 
 from collector.db import make_engine
 from collector.models import Submission, SubmissionRecord
@@ -28,6 +29,7 @@ from tests.support.server import free_port, kill_group, served, spawned
 from tests.support.site import Sealer
 from tests.support.xlsform import FIELD_VISIT, md_to_xlsx
 
+STARTED_LINE = "collector.worker: decryption worker started"
 PROCESSED_LINE = re.compile(r"\[(\d+)\] \[INFO\] collector\.worker: submission (\d+) processed")
 
 
@@ -53,6 +55,17 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} after {timeout}s")
         time.sleep(0.2)
+
+
+def started(logs: list[Path]) -> int:
+    """How many decryption workers have started, by their logs."""
+    return sum(p.read_text().count(STARTED_LINE) for p in logs if p.exists())
+
+
+def hold(engine: Engine, until: datetime | None) -> None:
+    """Put every submission under a lease until ``until`` (None: release them)."""
+    with engine.begin() as connection:
+        connection.execute(update(Submission).values(claimed_until=until))
 
 
 def all_processed(engine: Engine, iids: set[str]) -> Callable[[], bool]:
@@ -224,11 +237,15 @@ def test_servers_and_workers_process_every_submission_exactly_once(
     assert Counter(acked) == Counter({u.instance_id: 2 for u in uploads})
     assert set(states(engine).values()) == {("received", 0)}
     # Then the backlog meets four decryptors at once: two worker processes and a server's
-    # two in-process threads, all claiming from the same table.
+    # two in-process threads, all claiming from the same table. A lease holds it (as a
+    # crashed worker's would) until all four run, so that the first one up cannot take it all.
+    hold(engine, datetime(2100, 1, 1, tzinfo=UTC))
     with (
         spawned(cli_env, "worker", "--processes", "2", log=logs[3]),
         served(cli_env, "--workers", "2", log=logs[2]),
     ):
+        wait_for(lambda: started(logs[2:]) >= 4, 60, "not every decryptor started")
+        hold(engine, None)
         wait_for(all_processed(engine, set(acked)), 90, "not all processed")
     final = states(engine)
     assert len(final) == len(uploads)
