@@ -1,10 +1,12 @@
-"""``collector export``: a form's decrypted, pseudonymised data as CSV zip or JSON Lines."""
+"""``collector export``: a form's decrypted, pseudonymised data as CSV zip, JSON Lines or xlsx."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -13,6 +15,7 @@ from api.cli_common import CLIState, pass_state
 from collector import export, publishing, vault
 from collector.audit import CLI
 from collector.dataset import Viewer
+from collector.export_xlsx import write_xlsx
 from collector.models import Submission
 
 
@@ -20,7 +23,11 @@ from collector.models import Submission
 @click.option("--project", "project_id", type=int, required=True)
 @click.option("--form", "xml_form_id", required=True)
 @click.option(
-    "--format", "fmt", type=click.Choice(["csv.zip", "jsonl"]), default="csv.zip", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["csv.zip", "jsonl", "xlsx"]),
+    default="csv.zip",
+    show_default=True,
 )
 @click.option(
     "--out",
@@ -72,11 +79,12 @@ def export_command(
         sensitive=include_sensitive,
         reidentify=profile == "reidentified",
     )
-    write = (
-        partial(export.write_csv_zip, attachments=attachments)
-        if fmt == "csv.zip"
-        else export.write_jsonl
-    )
+    writers: dict[str, Callable[..., dict[str, Any]]] = {
+        "csv.zip": partial(export.write_csv_zip, attachments=attachments),
+        "jsonl": export.write_jsonl,
+        "xlsx": write_xlsx,
+    }
+    write = writers[fmt]
     with instance.sessions() as session:
         form = publishing.get_form(session, project_id, xml_form_id)
         total = (

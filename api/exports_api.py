@@ -1,8 +1,9 @@
-"""Exports over HTTP, as Central serves them: ``submissions.csv.zip`` and ``submissions.csv``.
+"""Exports over HTTP: Central's ``submissions.csv.zip`` and ``submissions.csv``, and more.
 
     GET|POST /v1/projects/<p>/forms/<f>/submissions.csv.zip   root CSV + one per repeat + media/
     GET|POST /v1/projects/<p>/forms/<f>/submissions.csv       the root table only
     GET      /v1/projects/<p>/forms/<f>/submissions.jsonl     one JSON object per submission
+    GET      /v1/projects/<p>/forms/<f>/submissions.xlsx      a worksheet per table + summary
 
 Values are pseudonymised (identifiers as their pseudonym). Sensitive values are opened for
 admins only. ``?profile=reidentified&reason=…`` gives originals to an admin, audited. The file
@@ -17,7 +18,7 @@ from __future__ import annotations
 import json
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import IO, Any
 
@@ -27,6 +28,7 @@ from api import context
 from api.openapi import operation
 from collector import export, publishing
 from collector.dataset import Viewer
+from collector.export_xlsx import write_xlsx
 from collector.models import Role
 from collector.roles import Action
 
@@ -84,11 +86,12 @@ def _export(
     form = publishing.get_form(context.db(), project_id, xml_form_id)
     profile, reason = _params()
     handle = tempfile.TemporaryFile()
-    write = (
-        export.write_jsonl
-        if kind == "jsonl"
-        else partial(export.write_csv_zip, attachments=attachments)
-    )
+    writers: dict[str, Callable[..., dict[str, Any]]] = {
+        "jsonl": export.write_jsonl,
+        "xlsx": write_xlsx,
+        "zip": partial(export.write_csv_zip, attachments=attachments),
+    }
+    write = writers[kind]
     try:
         summary = write(
             handle,
@@ -145,3 +148,14 @@ def jsonl(project_id: int, xml_form_id: str) -> Response:
     """JSON Lines: one submission per line, the summary last."""
     handle, summary = _export(project_id, xml_form_id, "jsonl")
     return _send(handle, "application/x-ndjson", f"{xml_form_id}.jsonl", summary)
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@bp.get("/<xml_form_id>/submissions.xlsx")
+@operation("Export as an Excel workbook (a sheet per table)", "project", produces=XLSX, query=QUERY)
+def xlsx(project_id: int, xml_form_id: str) -> Response:
+    """A workbook: the root table, one sheet per repeat, and the summary."""
+    handle, summary = _export(project_id, xml_form_id, "xlsx")
+    return _send(handle, XLSX, f"{xml_form_id}.xlsx", summary)

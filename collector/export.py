@@ -150,8 +150,8 @@ def _authorise(session: Session, actor: Actor, form: Form, profile: str, reason:
 
 
 @dataclass
-class _Writer:
-    """Shared state of one export run."""
+class Run:
+    """Shared state of one export run (every format's writer works through one)."""
 
     session: Session
     form: Form
@@ -239,7 +239,7 @@ class _Writer:
                 progress(self.summary.exported)
 
 
-def _prepare(
+def begin(
     session: Session,
     form: Form,
     actor: Actor,
@@ -248,7 +248,9 @@ def _prepare(
     reason: str,
     k: int,
     **details: Any,
-) -> _Writer:
+) -> Run:
+    """Authorise and audit an export (``details`` go into its ``export.start`` entry), and
+    set up its run: the form model, the renderer for the viewer, the summary's intake side."""
     _authorise(session, actor, form, profile, reason)
     model = model_of(session, form)
     summary = Summary(form.xml_form_id, profile, k=k)
@@ -278,11 +280,11 @@ def _prepare(
         **details,
     )
     session.commit()
-    return _Writer(session, form, model, Renderer(session, form.project_id, viewer), summary)
+    return Run(session, form, model, Renderer(session, form.project_id, viewer), summary)
 
 
 @contextmanager
-def _settled_heap() -> Iterator[None]:
+def settled_heap() -> Iterator[None]:
     """Keep the objects alive before an export out of the cyclic collector's full passes.
 
     An export allocates millions of short-lived containers (decoded records, rows), which
@@ -298,7 +300,8 @@ def _settled_heap() -> Iterator[None]:
         gc.unfreeze()
 
 
-def _finish(writer: _Writer) -> dict[str, Any]:
+def finish(writer: Run) -> dict[str, Any]:
+    """The run's summary, with the k-anonymity figures of what it wrote."""
     rare = {combo: n for combo, n in writer.quasi.items() if n < writer.summary.k}
     if writer.summary.quasi_columns:
         writer.summary.rare_quasi_combinations = len(rare)
@@ -325,13 +328,13 @@ def write_csv_zip(
     """
     if attachments and viewer.secrets is None:
         raise ValueError("an export with attachments needs the viewer's secrets to open them")
-    with _settled_heap():
-        writer = _prepare(session, form, actor, viewer, profile, reason, k, attachments=attachments)
+    with settled_heap():
+        writer = begin(session, form, actor, viewer, profile, reason, k, attachments=attachments)
         return _write_csv_zip(out, form, writer, progress, attachments)
 
 
 def _write_csv_zip(
-    out: IO[bytes], form: Form, writer: _Writer, progress: Progress | None, attachments: bool
+    out: IO[bytes], form: Form, writer: Run, progress: Progress | None, attachments: bool
 ) -> dict[str, Any]:
     tables = tables_for(writer.model)
     root, repeats = tables[0], tables[1:]
@@ -356,7 +359,7 @@ def _write_csv_zip(
             _copy_spool(archive, form, table, spools[table.name])
         with carried:
             _copy_media(archive, writer, carried)
-        summary = _finish(writer)
+        summary = finish(writer)
         archive.writestr("summary.json", json.dumps(summary, indent=2, ensure_ascii=False))
     return summary
 
@@ -370,9 +373,7 @@ def _spool(table: Table) -> tuple[IO[str], Any]:
     return handle, out
 
 
-def _repeat_rows(
-    writer: _Writer, repeats: list[Table], spools: dict[str, Any], entry: Entry
-) -> None:
+def _repeat_rows(writer: Run, repeats: list[Table], spools: dict[str, Any], entry: Entry) -> None:
     stored = entry.document.get("repeats", {})
     pick = writer.renderer.pick
     for table in repeats:
@@ -393,7 +394,7 @@ def _copy_spool(archive: zipfile.ZipFile, form: Form, table: Table, spool: Any) 
     handle.close()
 
 
-def _note_media(writer: _Writer, tables: list[Table], entry: Entry, carried: IO[str]) -> None:
+def _note_media(writer: Run, tables: list[Table], entry: Entry, carried: IO[str]) -> None:
     """Note the entry's stored files this export shows by name; count the others withheld."""
     shown = writer.shown_files(tables, entry)
     sub = entry.submission
@@ -405,7 +406,7 @@ def _note_media(writer: _Writer, tables: list[Table], entry: Entry, carried: IO[
             writer.summary.media_withheld += 1
 
 
-def _copy_media(archive: zipfile.ZipFile, writer: _Writer, carried: IO[str]) -> None:
+def _copy_media(archive: zipfile.ZipFile, writer: Run, carried: IO[str]) -> None:
     """Open each noted file and store it as ``media/<name>`` (already compressed formats, as
     a rule: stored, not deflated), a batch of submissions' files per query."""
     carried.seek(0)
@@ -467,23 +468,23 @@ def write_jsonl(
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Stream one JSON object per processed submission; the summary is the last line."""
-    with _settled_heap():
-        writer = _prepare(session, form, actor, viewer, profile, reason, k)
+    with settled_heap():
+        writer = begin(session, form, actor, viewer, profile, reason, k)
         return _write_jsonl(out, writer, progress)
 
 
-def _write_jsonl(out: IO[bytes], writer: _Writer, progress: Progress | None) -> dict[str, Any]:
+def _write_jsonl(out: IO[bytes], writer: Run, progress: Progress | None) -> dict[str, Any]:
     tables = tables_for(writer.model)
     for batch in writer.batches(progress):
         for entry in batch:
             line = json.dumps(_json_row(writer, tables, entry), ensure_ascii=False)
             out.write(line.encode() + b"\n")
-    summary = _finish(writer)
+    summary = finish(writer)
     out.write(json.dumps({"__summary": summary}, ensure_ascii=False).encode() + b"\n")
     return summary
 
 
-def _json_row(writer: _Writer, tables: list[Table], entry: Entry) -> dict[str, Any]:
+def _json_row(writer: Run, tables: list[Table], entry: Entry) -> dict[str, Any]:
     sub = entry.submission
     root = tables[0]
     values = writer.renderer.pick(entry.document.get("root", {}), writer.paths(root))

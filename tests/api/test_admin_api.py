@@ -8,6 +8,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import openpyxl
 import pytest
 from sqlalchemy import select
 
@@ -96,6 +97,17 @@ def test_exports_over_http(world: World) -> None:
     assert root.data.decode().startswith("SubmissionDate,")
     lines = central.api(world.manager).get(f"/v1/projects/{a}/forms/{form}/submissions.jsonl")
     assert len(lines.data.decode().splitlines()) == 3
+    book = central.api(world.manager).get(f"/v1/projects/{a}/forms/{form}/submissions.xlsx")
+    assert book.status_code == 200
+    assert book.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert book.headers["Content-Disposition"] == f'attachment; filename="{form}.xlsx"'
+    sheets = openpyxl.load_workbook(io.BytesIO(book.data), read_only=True)
+    assert sheets.sheetnames == [form, "people", "summary"]
+    people_rows = [row for row in sheets["people"].iter_rows(values_only=True)]
+    assert len(people_rows) == 3  # the header and both names, as pseudonyms
+    assert all(str(row[0]).startswith("P") for row in people_rows[1:])
+    with zipfile.ZipFile(io.BytesIO(book.data)) as archive:
+        assert not any(b"Rukiye" in archive.read(n) for n in archive.namelist())
     refused = central.api(world.manager).get(
         f"/v1/projects/{a}/forms/{form}/submissions.csv.zip?profile=reidentified&reason=tracing"
     )

@@ -153,14 +153,30 @@ def test_planted_identifiers_appear_nowhere(tmp_path: Path, database_url: str) -
         "--out",
         str(jsonl),
     )
+    xlsx = tmp_path / "out.xlsx"
+    run_cli(
+        env,
+        "export",
+        "--project",
+        project,
+        "--form",
+        "profile",
+        "--format",
+        "xlsx",
+        "--out",
+        str(xlsx),
+    )
     places = {
         "database": _dump(engine, database_url),
         "server log": log.read_bytes(),
         "csv export": _unzipped(csv_zip),
         "jsonl export": jsonl.read_bytes(),
+        "xlsx export": _unzipped(xlsx),
     }
     assert b"profile" in places["database"]  # The search really covers the data.
-    assert json.loads(jsonl.read_text().splitlines()[0])["full_name"].startswith("P")
+    pseudonym = json.loads(jsonl.read_text().splitlines()[0])["full_name"]
+    assert pseudonym.startswith("P")
+    assert pseudonym.encode() in places["xlsx export"]  # The workbook holds the rows.
     leaks = [
         (where, value)
         for person in PLANTED

