@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import export, vault
+from collector import export, export_xlsx, vault
 from collector.audit import CLI, Actor
 from collector.dataset import Viewer
 from collector.db import session_factory, transaction
@@ -281,3 +281,12 @@ def test_xlsx_cells_are_text_never_formulas_and_long_tables_go_on(
     assert len(cells) == 1
     assert cells[0].data_type == "s"
     assert b"<f>" not in xlsx_text(data)  # No formula anywhere in the workbook.
+
+
+def test_xlsx_text_drops_what_xml_cannot_carry() -> None:
+    # An instance cannot hold these (XML 1.0 refuses them), but a cell is guarded anyway:
+    # openpyxl would refuse the whole workbook.
+    book = openpyxl.Workbook(write_only=True)
+    cells = export_xlsx._Cells()
+    assert cells.text(book.create_sheet("t"), "a\x01b\x1fc\td") == "abc\td"
+    assert cells.truncated == 0
