@@ -139,33 +139,10 @@ def test_planted_identifiers_appear_nowhere(tmp_path: Path, database_url: str) -
                 time.sleep(0.2)
         assert done == len(PLANTED)
         _search_with_odata(env, origin, project)
-    csv_zip, jsonl = tmp_path / "out.csv.zip", tmp_path / "out.jsonl"
-    run_cli(env, "export", "--project", project, "--form", "profile", "--out", str(csv_zip))
-    run_cli(
-        env,
-        "export",
-        "--project",
-        project,
-        "--form",
-        "profile",
-        "--format",
-        "jsonl",
-        "--out",
-        str(jsonl),
-    )
-    xlsx = tmp_path / "out.xlsx"
-    run_cli(
-        env,
-        "export",
-        "--project",
-        project,
-        "--form",
-        "profile",
-        "--format",
-        "xlsx",
-        "--out",
-        str(xlsx),
-    )
+    csv_zip, jsonl, xlsx = (tmp_path / f"out.{f}" for f in ("csv.zip", "jsonl", "xlsx"))
+    for fmt, out in (("csv.zip", csv_zip), ("jsonl", jsonl), ("xlsx", xlsx)):
+        args = ("--project", project, "--form", "profile", "--format", fmt, "--out", str(out))
+        run_cli(env, "export", *args)
     places = {
         "database": _dump(engine, database_url),
         "server log": log.read_bytes(),
