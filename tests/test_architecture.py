@@ -28,6 +28,7 @@ ALLOWED = {
         "rich",
         "psycopg",
         "gunicorn",
+        "openpyxl",  # the Excel export (collector.export_xlsx)
     },
 }
 EDGE_ONLY = {"flask", "marshmallow", "click", "werkzeug", "api"}
