@@ -17,17 +17,19 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import Engine  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
-from collector.db import make_engine, migrate, session_factory, sqlite_url  # noqa: E402
+from collector.db import make_engine, migrate, session_factory  # noqa: E402
 from collector.models import FormVersion, Submission  # noqa: E402
+from tests.support.databases import fresh_database  # noqa: E402
 from tests.support.pipeline import publish  # noqa: E402
 from tests.support.xlsform import PROFILE  # noqa: E402
 
 
 @contextmanager
 def database(url: str | None) -> Iterator[Engine]:
-    """A fresh migrated database: a temp SQLite file, or the given URL (must be empty)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        engine = make_engine(url or sqlite_url(Path(tmp) / "bench.db"))
+    """A fresh migrated database: a temp SQLite file, or a schema of its own on the server
+    of a PostgreSQL URL (dropped afterwards, so runs start equal)."""
+    with tempfile.TemporaryDirectory() as tmp, fresh_database(Path(tmp), url or "") as fresh:
+        engine = make_engine(fresh)
         migrate(engine)
         try:
             yield engine

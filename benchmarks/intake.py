@@ -60,6 +60,7 @@ from collector.db import transaction  # noqa: E402
 from collector.models import Submission, SubmissionPart, SubmissionState  # noqa: E402
 from keys import keyring as kr  # noqa: E402
 from keys import odk  # noqa: E402
+from tests.support.databases import fresh_database  # noqa: E402
 from tests.support.server import free_port, wait_until_up  # noqa: E402
 from tests.support.xlsform import FIELD_VISIT, md_to_xlsx  # noqa: E402
 
@@ -404,10 +405,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     parser.add_argument("--processes", type=int, default=2, help="decryption processes")
     parser.add_argument("--bits", type=int, default=3072, choices=kr.ALLOWED_RSA_BITS)
-    parser.add_argument("--database-url", default=None, help="an empty database (default SQLite)")
+    parser.add_argument(
+        "--database-url", default=None, help="PostgreSQL: a fresh schema there (default SQLite)"
+    )
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        site = set_up(Path(tmp) / "data", args.database_url, args.bits)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        fresh_database(Path(tmp), args.database_url or "") as url,
+    ):
+        site = set_up(Path(tmp) / "data", url if args.database_url else None, args.bits)
         bodies = seal_bodies(site.form_xml, args.n)
         size = sum(map(len, bodies)) // len(bodies)
         where = "PostgreSQL" if args.database_url else "SQLite"

@@ -17,9 +17,10 @@ PG_ENV = "COLLECTOR_TEST_DATABASE_URL"
 
 
 @contextmanager
-def fresh_database(base: Path) -> Iterator[str]:
-    """A fresh database: SQLite under ``base``, or a schema of its own on PostgreSQL."""
-    pg = os.environ.get(PG_ENV)
+def fresh_database(base: Path, pg_url: str | None = None) -> Iterator[str]:
+    """A fresh database: SQLite under ``base``, or a schema of its own on PostgreSQL (the
+    server of ``pg_url``, by default of COLLECTOR_TEST_DATABASE_URL; "" for SQLite)."""
+    pg = os.environ.get(PG_ENV) if pg_url is None else pg_url
     if not pg:
         yield sqlite_url(base / "collector.db")
         return
