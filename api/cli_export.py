@@ -12,7 +12,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from api.cli_common import CLIState, pass_state
-from collector import export, publishing, vault
+from collector import export, exportrun, publishing, vault
 from collector.audit import CLI
 from collector.dataset import Viewer
 from collector.export_xlsx import write_xlsx
@@ -52,7 +52,7 @@ from collector.models import Submission
 @click.option(
     "-k",
     "k",
-    default=export.K_DEFAULT,
+    default=exportrun.K_DEFAULT,
     show_default=True,
     help="Warn about quasi-identifier combinations with fewer rows than this.",
 )

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from collector.audit import Actor
 from collector.dataset import Table, Viewer, tables_for
-from collector.export import (
+from collector.exportrun import (
     K_DEFAULT,
     SYSTEM_HEADERS,
     TRAILER_HEADERS,
