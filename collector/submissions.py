@@ -19,7 +19,7 @@ import json
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import JSON, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from collector import audit, records, vault
@@ -228,29 +228,44 @@ def instance_names(session: Session, form: Form, only: int | None = None) -> dic
     """The ``meta/instanceName`` of a form's current processed submissions, by submission id
     (``only``: of that one alone).
 
-    Only a name stored in plain text is given: one the form's policy protects (sealed as
-    sensitive, as a name computed from an identifier is, or dropped) is withheld, never
-    opened for a list. A submission still waiting for the worker has no name yet.
+    Only a name stored in plain text is given: in versions whose policy protects it (sealed as
+    sensitive, as a name computed from an identifier is, or dropped) it is withheld, never
+    opened for a list. Read in the database, for the versions that store it plain, so that a
+    list costs no decoding of whole records. A submission still waiting for the worker has no
+    name yet.
     """
-    stmt = (
-        select(SubmissionRecord.submission_id, SubmissionRecord.data)
-        .join(Submission, Submission.id == SubmissionRecord.submission_id)
-        .where(Submission.form_id == form.id, Submission.current)
-    )
-    if only is not None:
-        stmt = stmt.where(Submission.id == only)
-    names = {}
-    for submission_id, data in session.execute(stmt):
-        root = json.loads(data).get("root", {})
-        name = next((v for k, v in root.items() if _is_instance_name(k)), None)
-        if isinstance(name, str) and name:
-            names[submission_id] = name
+    names: dict[int, str] = {}
+    dialect = session.get_bind().dialect.name
+    for version_id, path in _plain_name_paths(session, form).items():
+        if dialect == "postgresql":
+            value = func.json_extract_path_text(cast(SubmissionRecord.data, JSON), "root", path)
+        else:
+            value = func.json_extract(SubmissionRecord.data, f'$."root"."{path}"')
+        stmt = (
+            select(SubmissionRecord.submission_id, value)
+            .join(Submission, Submission.id == SubmissionRecord.submission_id)
+            .where(
+                Submission.form_id == form.id,
+                Submission.form_version_id == version_id,
+                Submission.current,
+            )
+        )
+        if only is not None:
+            stmt = stmt.where(Submission.id == only)
+        names.update((sid, name) for sid, name in session.execute(stmt) if name)
     return names
 
 
-def _is_instance_name(path: str) -> bool:
-    # A root row's paths start with the instance's root element: /<root>/meta/instanceName.
-    return path.endswith("/meta/instanceName") and path.count("/") == 3
+def _plain_name_paths(session: Session, form: Form) -> dict[int, str]:
+    """Version id -> the path of ``meta/instanceName`` in records, for each of a form's
+    versions that has one and stores it in plain text (no PII rule)."""
+    paths = {}
+    for version in session.scalars(select(FormVersion).where(FormVersion.form_id == form.id)):
+        model = records.model_for(version.xml, version.policy)
+        path = f"{model.root}/meta/instanceName"
+        if model.has_field(path) and model.field(path).pii is None:
+            paths[version.id] = path
+    return paths
 
 
 def current_of(session: Session, root: Submission) -> Submission:
