@@ -10,7 +10,7 @@ from typing import IO, Any
 from flask import Flask, Request
 
 from api.config import Instance, Settings, load_settings
-from collector.intake import Committer
+from collector.groupcommit import Committer
 
 log = logging.getLogger(__name__)
 

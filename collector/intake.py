@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import io
-import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, fields, replace
-from typing import IO
+from dataclasses import dataclass, fields, replace
+from typing import IO, TYPE_CHECKING
 
 from sqlalchemy import Connection, and_, bindparam, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from collector.appusers import Caller
-from collector.db import among
 from collector.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
 from collector.models import (
     AppUser,
@@ -33,6 +31,9 @@ from collector.models import (
 )
 from keys import odk
 from keys.errors import ManifestError
+
+if TYPE_CHECKING:
+    from collector.groupcommit import Committer
 
 MAX_MANIFEST_BYTES = 1_048_576
 #: Who uploads: an app user as OpenRosa authenticates it, or a loaded row.
@@ -129,17 +130,17 @@ def _published(
     return int(form_pk), int(version_pk)
 
 
-def _store_new(session: Session, upload: _Upload, parts: list[Part], limit: int) -> Receipt:
+def _store_new(session: Session, upload: Upload, parts: list[Part], limit: int) -> Receipt:
     """Insert a submission seen for the first time, with this upload's parts, and commit."""
-    receipt = _insert_new(session.connection(), upload, parts, limit)
+    receipt = insert_new(session.connection(), upload, parts, limit)
     session.commit()
     return receipt
 
 
-def _insert_new(connection: Connection, upload: _Upload, parts: list[Part], limit: int) -> Receipt:
+def insert_new(connection: Connection, upload: Upload, parts: list[Part], limit: int) -> Receipt:
     # Core statements on the session's connection: the ORM's bulk-insert machinery costs more
     # than the inserts themselves, and nothing here needs identity-mapped objects.
-    values = {f.name: getattr(upload, f.name) for f in fields(_Upload)}
+    values = {f.name: getattr(upload, f.name) for f in fields(Upload)}
     # Every part of this upload is new (the names were checked unique); all or none of them
     # are committed with the row.
     values |= {
@@ -196,7 +197,7 @@ def _read_part(part: Part, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _rewind(parts: Sequence[Part]) -> bool:
+def rewind(parts: Sequence[Part]) -> bool:
     """Seek every part back to its start; tell whether that was possible."""
     if not all(p.stream.seekable() for p in parts):
         return False
@@ -234,7 +235,7 @@ def receive(
 
 
 def _store_upload(
-    session: Session, upload: _Upload, parts: list[Part], limit: int, committer: Committer | None
+    session: Session, upload: Upload, parts: list[Part], limit: int, committer: Committer | None
 ) -> Receipt:
     if committer is not None:
         receipt = committer.store_new(session, upload, parts, limit)
@@ -247,7 +248,7 @@ def _store_upload(
             return _store_new(session, upload, parts, limit)
         except IntegrityError:
             session.rollback()
-            if not _rewind(parts):
+            if not rewind(parts):
                 raise
     try:
         return _store(session, upload, parts, limit)
@@ -255,18 +256,18 @@ def _store_upload(
         # Two uploads of the same instance (or part) raced; the loser sees the winner's
         # rows now and is answered as a retry would be.
         session.rollback()
-        if not _rewind(parts):
+        if not rewind(parts):
             raise
         return _store(session, upload, parts, limit)
 
 
 def _validate(
     session: Session, project_id: int, user: Submitter | None, manifest: bytes, parts: list[Part]
-) -> _Upload:
+) -> Upload:
     envelope = parse_envelope(manifest)
     form_id, version_id = _published(session, project_id, user, envelope)
     _check_part_names(envelope, parts)
-    return _Upload(
+    return Upload(
         project_id=project_id,
         form_id=form_id,
         form_version_id=version_id,
@@ -278,7 +279,9 @@ def _validate(
 
 
 @dataclass(frozen=True)
-class _Upload:
+class Upload:
+    """A validated upload's envelope, as its submission row will hold it."""
+
     project_id: int
     form_id: int
     form_version_id: int
@@ -290,7 +293,7 @@ class _Upload:
     user_agent: str | None = None
 
 
-def _existing(session: Session, upload: _Upload) -> Submission | None:
+def _existing(session: Session, upload: Upload) -> Submission | None:
     return session.scalars(
         select(Submission).where(
             Submission.form_id == upload.form_id, Submission.instance_id == upload.instance_id
@@ -298,7 +301,7 @@ def _existing(session: Session, upload: _Upload) -> Submission | None:
     ).one_or_none()
 
 
-def _store(session: Session, upload: _Upload, parts: list[Part], limit: int) -> Receipt:
+def _store(session: Session, upload: Upload, parts: list[Part], limit: int) -> Receipt:
     digest = hashlib.md5(upload.manifest).hexdigest()
     submission = _existing(session, upload)
     created = submission is None
@@ -398,124 +401,3 @@ def _count_added(session: Session, submission_id: int, count: int) -> int:
         select(Submission.received_parts).where(Submission.id == submission_id)
     )
     return int(received or 0)
-
-
-@dataclass
-class _Job:
-    """One first upload waiting for a group commit."""
-
-    upload: _Upload
-    parts: list[Part]
-    limit: int
-    done: threading.Event = field(default_factory=threading.Event)
-    lead: bool = False
-    receipt: Receipt | None = None
-    error: BaseException | None = None
-
-
-class Committer:
-    """Group commit: first uploads that arrive together share one transaction and one flush.
-
-    A durable commit (an fsync) costs more than everything else intake does, and SQLite
-    commits one writer at a time. A request thread that finds no commit under way leads:
-    it inserts every upload queued so far in one transaction and commits once; the others
-    wait, and the first of those that arrived meanwhile leads the next group. Each caller
-    still returns only after its own upload is committed. Uploads that are not new, or
-    any group that fails as a whole, fall back to ``receive``'s one-by-one path.
-    """
-
-    def __init__(self, max_group: int = 64):
-        self.max_group = max_group
-        self._lock = threading.Lock()
-        self._queue: list[_Job] = []
-        self._leading = False
-
-    def store_new(
-        self, session: Session, upload: _Upload, parts: list[Part], limit: int
-    ) -> Receipt | None:
-        """Commit a first upload with others; None when it must take the one-by-one path.
-
-        A leader commits its group in its own ``session`` (no other connection is taken).
-        """
-        job = _Job(upload, parts, limit)
-        with self._lock:
-            self._queue.append(job)
-            job.lead = not self._leading
-            self._leading = True
-        if not job.lead:
-            job.done.wait()
-        if job.lead:
-            self._run_group(session)
-        job.done.wait()
-        if job.error is not None:
-            raise job.error
-        return job.receipt
-
-    def _run_group(self, session: Session) -> None:
-        with self._lock:
-            group, self._queue = self._queue[: self.max_group], self._queue[self.max_group :]
-        try:
-            _commit_group(session, group)
-        finally:
-            with self._lock:
-                following = self._queue[0] if self._queue else None
-                self._leading = following is not None
-            if following is not None:
-                following.lead = True
-                following.done.set()
-            for job in group:
-                job.lead = False
-                job.done.set()
-
-
-def _commit_group(session: Session, group: list[_Job]) -> None:
-    """Insert the group's new uploads in one transaction; leave the others to fall back."""
-    fresh: list[_Job] = []
-    try:
-        fresh = _fresh(session, group) if len(group) > 1 else [j for j in group if _fits(j)]
-        connection = session.connection()
-        receipts = [_insert_new(connection, j.upload, j.parts, j.limit) for j in fresh]
-        session.commit()
-    except BaseException:
-        session.rollback()
-        # Not new after all, a race with another process, or a database error: each caller
-        # then takes the one-by-one path, which sorts these out.
-        for job in fresh:
-            _rewind(job.parts)
-        return
-    for job, receipt in zip(fresh, receipts, strict=True):
-        job.receipt = receipt
-
-
-def _fresh(session: Session, group: list[_Job]) -> list[_Job]:
-    """The jobs of a group whose instance is not stored yet (one each), and that fit."""
-    # Both columns of the unique (form, instanceID) index: by instanceID alone the lookup
-    # would scan the whole index, every submission ever received, at every group commit.
-    dialect = session.get_bind().dialect.name
-    rows = session.connection().execute(
-        select(Submission.form_id, Submission.instance_id).where(
-            among(Submission.form_id, {j.upload.form_id for j in group}, dialect),
-            among(Submission.instance_id, {j.upload.instance_id for j in group}, dialect),
-        )
-    )
-    taken = {(form_id, iid) for form_id, iid in rows}
-    fresh = []
-    for job in group:
-        key = (job.upload.form_id, job.upload.instance_id)
-        if key not in taken and _fits(job):
-            taken.add(key)
-            fresh.append(job)
-    return fresh
-
-
-def _fits(job: _Job) -> bool:
-    """Tell whether every part can be measured and is within the limit (else: one by one)."""
-    if not all(p.stream.seekable() for p in job.parts):
-        return False
-    for part in job.parts:
-        start = part.stream.tell()
-        size = part.stream.seek(0, io.SEEK_END) - start
-        part.stream.seek(start)
-        if size > job.limit:
-            return False
-    return True

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import intake
+from collector import groupcommit, intake
 from collector.db import session_factory
 from collector.errors import Conflict, InvalidInput, TooLarge
 from collector.models import FormVersion, Submission, SubmissionPart
@@ -225,7 +225,7 @@ def test_parts_named_twice_are_refused_before_anything_is_read(
 def test_concurrent_uploads_through_a_committer_are_all_stored(
     sessions: sessionmaker[Session], version: FormVersion
 ) -> None:
-    committer = intake.Committer()
+    committer = groupcommit.Committer()
     sealed = [seal(version, media=1) for _ in range(12)]
 
     def upload(i: int) -> intake.Receipt:
@@ -246,7 +246,7 @@ def test_concurrent_uploads_through_a_committer_are_all_stored(
 def test_a_committer_group_with_retries_and_split_parts(
     sessions: sessionmaker[Session], version: FormVersion
 ) -> None:
-    committer = intake.Committer()
+    committer = groupcommit.Committer()
     split, same = seal(version, media=2), seal(version)
     names = list(split.files)
     with sessions() as session:
@@ -275,9 +275,9 @@ def test_a_committer_group_with_retries_and_split_parts(
 def test_a_failed_group_falls_back_to_one_by_one(
     sessions: sessionmaker[Session], version: FormVersion, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    committer = intake.Committer()
+    committer = groupcommit.Committer()
     calls: list[int] = []
-    original = intake._insert_new
+    original = intake.insert_new
 
     def flaky(*args: Any) -> intake.Receipt:
         calls.append(1)
@@ -285,7 +285,7 @@ def test_a_failed_group_falls_back_to_one_by_one(
             raise OperationalError("INSERT", {}, Exception("database is locked"))
         return original(*args)
 
-    monkeypatch.setattr(intake, "_insert_new", flaky)
+    monkeypatch.setattr(intake, "insert_new", flaky)
     sealed = seal(version)
     with sessions() as session:
         receipt = receive(session, version, sealed, committer=committer)
