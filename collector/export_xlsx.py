@@ -28,18 +28,9 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy.orm import Session
 
+from collector import exportrun
 from collector.audit import Actor
 from collector.dataset import Table, Viewer, tables_for
-from collector.exportrun import (
-    K_DEFAULT,
-    SYSTEM_HEADERS,
-    TRAILER_HEADERS,
-    Progress,
-    Run,
-    begin,
-    finish,
-    settled_heap,
-)
 from collector.models import Form
 
 #: Excel's limits: rows per worksheet (the header row included), characters per cell and
@@ -64,30 +55,27 @@ def write_xlsx(
     viewer: Viewer,
     profile: str = "pseudonymised",
     reason: str = "",
-    k: int = K_DEFAULT,
-    progress: Progress | None = None,
+    k: int = exportrun.K_DEFAULT,
+    progress: exportrun.Progress | None = None,
     rows_per_sheet: int = MAX_ROWS,
 ) -> dict[str, Any]:
     """Write a workbook of a form's processed submissions into ``out``; return the summary."""
-    with settled_heap():
-        run = begin(session, form, actor, viewer, profile, reason, k, format="xlsx")
+    with exportrun.settled_heap():
+        run = exportrun.begin(session, form, actor, viewer, profile, reason, k, format="xlsx")
         return _write(out, form, run, progress, max(rows_per_sheet, 2))
 
 
 def _write(
-    out: IO[bytes], form: Form, run: Run, progress: Progress | None, limit: int
+    out: IO[bytes], form: Form, run: exportrun.Run, progress: exportrun.Progress | None, limit: int
 ) -> dict[str, Any]:
     book = Workbook(write_only=True)
     cells = _Cells()
     tables = tables_for(run.model)
     root, repeats = tables[0], tables[1:]
-    root_sheet = _Sheet(
-        book,
-        form.xml_form_id,
-        [*SYSTEM_HEADERS, *(c.header for c in root.columns), *TRAILER_HEADERS],
-        limit,
-    )
-    root_convert: list[Convert] = [str, *_converters(root), *([str] * len(TRAILER_HEADERS))]
+    system, trailer = exportrun.SYSTEM_HEADERS, exportrun.TRAILER_HEADERS
+    header = [*system, *(c.header for c in root.columns), *trailer]
+    root_sheet = _Sheet(book, form.xml_form_id, header, limit)
+    root_convert: list[Convert] = [str, *_converters(root), *([str] * len(trailer))]
     repeat_sheets: list[tuple[Table, _Sheet, list[Convert]]] = []
     for table in repeats:
         header = [*(c.header for c in table.columns), "PARENT_KEY", "KEY"]
@@ -104,7 +92,7 @@ def _write(
                     values = pick(row.get("values", {}), paths)
                     values += [row.get("parent"), row.get("key")]
                     sheet.append(cells.row(sheet, values, convert))
-    summary = finish(run)
+    summary = exportrun.finish(run)
     summary["xlsx_cells_truncated"] = cells.truncated
     info = book.create_sheet(SUMMARY_SHEET)
     for key, value in summary.items():
