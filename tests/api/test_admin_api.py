@@ -149,6 +149,21 @@ def test_an_edited_submission_is_exported_once(world: World) -> None:
         ("unknown subject", "post", "/vault/erase", {"subject": "PXXX", "reason": "check"}, 404.1),
         ("unknown profile", "get", "/forms/simple/submissions.csv.zip?profile=raw", None, 400.23),
         ("unknown form", "get", "/forms/nope/submissions.csv.zip", None, 404.1),
+        (
+            "xlsx: unknown profile",
+            "get",
+            "/forms/simple/submissions.xlsx?profile=%00",
+            None,
+            400.23,
+        ),
+        (
+            "xlsx: no reason",
+            "get",
+            "/forms/simple/submissions.xlsx?profile=reidentified&reason=+",
+            None,
+            400.22,
+        ),
+        ("xlsx: unknown form", "get", "/forms/n%C3%B6pe/submissions.xlsx", None, 404.1),
     ],
 )
 def test_admin_and_export_refuse_bad_input(
