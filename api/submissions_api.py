@@ -73,17 +73,15 @@ def _view(root: Submission, current: Submission, name: str | None = None) -> dic
 
 
 def _views(session: Session, form: Form, roots: list[Submission]) -> list[dict[str, Any]]:
+    if not roots:
+        return []
     stmt = select(Submission).where(Submission.form_id == form.id, Submission.current)
     if len(roots) == 1:
         stmt = stmt.where(or_(Submission.id == roots[0].id, Submission.root_id == roots[0].id))
     current = {s.root_id or s.id: s for s in session.scalars(stmt)}
-    only = current[roots[0].id].id if len(roots) == 1 and roots[0].id in current else None
-    names = submissions.instance_names(session, form, only) if roots else {}
-    views = []
-    for root in roots:
-        now = current.get(root.id, root)
-        views.append(_view(root, now, names.get(now.id)))
-    return views
+    nows = [current.get(r.id, r) for r in roots]
+    names = submissions.instance_names(session, form, nows[0].id if len(roots) == 1 else None)
+    return [_view(r, now, names.get(now.id)) for r, now in zip(roots, nows, strict=True)]
 
 
 def _form(project_id: int, xml_form_id: str, action: Action) -> tuple[Form, Any]:

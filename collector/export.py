@@ -111,14 +111,8 @@ def _spool(table: Table) -> tuple[IO[str], Any]:
 
 
 def _repeat_rows(writer: Run, repeats: list[Table], spools: dict[str, Any], entry: Entry) -> None:
-    stored = entry.document.get("repeats", {})
-    pick = writer.renderer.pick
     for table in repeats:
-        paths = writer.paths(table)
-        spools[table.name][1].writerows(
-            [*pick(row.get("values", {}), paths), row.get("parent"), row.get("key")]
-            for row in stored.get(table.repeat, ())
-        )
+        spools[table.name][1].writerows(writer.repeat_rows(table, entry))
 
 
 def _copy_spool(archive: zipfile.ZipFile, form: Form, table: Table, spool: Any) -> None:

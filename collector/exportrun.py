@@ -168,6 +168,12 @@ class Run:
             self._paths[table.name] = tuple(c.field.path for c in table.columns)
         return self._paths[table.name]
 
+    def repeat_rows(self, table: Table, entry: Entry) -> Iterator[list[str | None]]:
+        """An entry's rows of a repeat table: the values, then PARENT_KEY and KEY."""
+        paths, pick = self.paths(table), self.renderer.pick
+        for row in entry.document.get("repeats", {}).get(table.repeat, ()):
+            yield [*pick(row.get("values", {}), paths), row.get("parent"), row.get("key")]
+
     def files(self, table: Table) -> tuple[str, ...]:
         """The field paths of a table's file (binary) columns, computed once."""
         if table.name not in self._files:
