@@ -6,7 +6,7 @@ import click
 from sqlalchemy import select
 
 from api.cli_common import CLIState, echo_json, pass_state
-from collector import keyring, worker
+from collector import keyring, submissions, worker
 from collector.db import transaction
 from collector.models import Form, Submission, SubmissionState
 
@@ -77,7 +77,7 @@ def _rows(
     with instance.sessions() as session:
         keyring.get_project(session, project_id)
         stmt = (
-            select(Submission, Form.xml_form_id)
+            select(Submission, Form)
             .join(Form, Form.id == Submission.form_id)
             .where(Submission.project_id == project_id)
             .order_by(Submission.id)
@@ -86,11 +86,17 @@ def _rows(
             stmt = stmt.where(Form.xml_form_id == xml_form_id)
         if wanted:
             stmt = stmt.where(Submission.state == wanted)
+        found = session.execute(stmt).all()
+        # The name as lists give it: stored in plain text, once processed (never unsealed).
+        names: dict[int, str] = {}
+        for form in {form for _s, form in found}:
+            names |= submissions.instance_names(session, form)
         return [
             {
                 "id": sub.id,
                 "instanceId": sub.instance_id,
-                "formId": form_id,
+                "formId": form.xml_form_id,
+                "instanceName": names.get(sub.id),
                 "state": sub.state,
                 "reason": sub.reason,
                 "reasonDetail": sub.reason_detail,
@@ -99,5 +105,5 @@ def _rows(
                 "createdAt": sub.created_at.isoformat(),
                 "processedAt": sub.processed_at.isoformat() if sub.processed_at else None,
             }
-            for sub, form_id in session.execute(stmt)
+            for sub, form in found
         ]

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from collector.models import Submission, SubmissionMedia, SubmissionRecord
+from tests.api.conftest import Invoke
 from tests.collector.rawdb import raw_database_bytes
 from tests.support.central import SIMPLE, Central, chunked, simple_instance
 
@@ -235,7 +236,7 @@ def named_instance(form: str, instance_id: str, place: str, deprecated: str = ""
 
 
 def test_instance_names_are_listed_only_when_stored_in_plain_text(
-    central: Central, database_url: str
+    central: Central, database_url: str, cli: Invoke
 ) -> None:
     project = central.project("Named")
     by_place = central.publish(project, NAMED.format(form="by_place", instance_name="${place}"))
@@ -260,5 +261,10 @@ def test_instance_names_are_listed_only_when_stored_in_plain_text(
     assert post_xml(central, token, f"{place_url}/uuid%3An1", edit, "PUT").status_code == 200
     central.drain()
     assert [s["instanceName"] for s in api.get(place_url).get_json()] == ["Van"]
+    # The CLI lists the same names: each version by its own id, the replaced one without.
+    listed = cli("submissions", "list", "--project", str(project), "--json")
+    assert listed.exit_code == 0, listed.output
+    names = {row["instanceId"]: row["instanceName"] for row in json.loads(listed.output)}
+    assert names == {"uuid:n1": None, "uuid:n1b": "Van", "uuid:n2": None}
     raw = raw_database_bytes(central.instance.engine, database_url)
     assert NAME.encode() not in raw
