@@ -36,8 +36,11 @@ def sqlite_url(path: Path) -> str:
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers run beside the one writer; FULL sync makes a commit durable before
-    # the server acknowledges a submission; the busy timeout turns lock contention into waits.
+    # the server acknowledges a submission; the busy timeout turns lock contention into waits;
+    # secure delete overwrites what is deleted (an erased subject's keys, destroyed envelopes),
+    # which some SQLite builds leave in free pages by default.
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")

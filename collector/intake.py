@@ -16,6 +16,7 @@ from sqlalchemy import Connection, and_, bindparam, exists, insert, select, upda
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from collector import erasure
 from collector.appusers import Caller
 from collector.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
 from collector.models import (
@@ -321,6 +322,11 @@ def _store(session: Session, upload: Upload, parts: list[Part], limit: int) -> R
         )
         session.add(submission)
         session.flush()
+    elif submission.manifest == erasure.ERASED_MANIFEST and submission.manifest_md5 == digest:
+        # Sent again after an erasure destroyed its envelope: it was received, and is not
+        # stored again.
+        session.rollback()
+        return Receipt(submission.id, upload.instance_id, False, True, ())
     elif submission.manifest_md5 != digest or submission.manifest != upload.manifest:
         raise Conflict(
             "a different submission with this instanceID was already received",

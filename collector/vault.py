@@ -19,7 +19,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from collector import audit
+from collector import audit, erasure
 from collector.audit import Actor
 from collector.db import among_param
 from collector.errors import CollectorError, Forbidden, InvalidInput, NotFound
@@ -404,7 +404,8 @@ def reveal(
 
 
 def erase(session: Session, project_id: int, ref: str, *, actor: Actor, reason: str) -> Subject:
-    """Crypto-shred a subject: its data key and sealed original are deleted for good."""
+    """Crypto-shred a subject: its data key and sealed original are deleted for good, and so
+    are the raw envelopes of the submissions that name it (``erasure``)."""
     _authorise(session, actor, "vault.erase", project_id, ref, reason)
     subject = find_subject(session, project_id, ref)
     if subject.erased_at is not None:
@@ -412,6 +413,7 @@ def erase(session: Session, project_id: int, ref: str, *, actor: Actor, reason: 
     subject.sealed_data_key = None
     subject.sealed_original = None
     subject.erased_at = utcnow()
+    envelopes = erasure.destroy_envelopes(session, project_id, subject.id)
     audit.record(
         session,
         actor,
@@ -419,6 +421,7 @@ def erase(session: Session, project_id: int, ref: str, *, actor: Actor, reason: 
         project_id=project_id,
         subject=subject.pseudonym,
         reason=reason,
+        envelopes=envelopes,
     )
     session.flush()
     return subject

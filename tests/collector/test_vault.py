@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import audit, export, pseudorotate, vault
+from collector import audit, erasure, export, intake, pseudorotate, vault
 from collector.audit import Actor
 from collector.dataset import Viewer
 from collector.db import session_factory, transaction
@@ -23,6 +23,7 @@ from collector.models import (
     Subject,
     Submission,
     SubmissionMedia,
+    SubmissionPart,
     SubmissionRecord,
 )
 from tests.collector.rawdb import raw_database_bytes
@@ -218,6 +219,63 @@ def test_erasure_crypto_shreds(
         actions = [e.action for e in session.scalars(select(AuditEntry))]
     assert "vault.erase" in actions
     assert "vault.reveal.erased" in actions
+
+
+def envelope(sessions: sessionmaker[Session], instance_id: str) -> tuple[bytes, dict[str, bytes]]:
+    with sessions() as session:
+        sub = session.scalars(select(Submission).where(Submission.instance_id == instance_id)).one()
+        stmt = select(SubmissionPart).where(SubmissionPart.submission_id == sub.id)
+        return sub.manifest, {p.name: p.data for p in session.scalars(stmt)}
+
+
+def test_erasure_destroys_the_envelopes_that_name_the_subject(
+    sessions: sessionmaker[Session], kek: bytes, version: FormVersion, database_url: str
+) -> None:
+    """The raw envelope holds the originals under keys the server keeps: erasure destroys it
+    for every submission naming the subject (as the respondent or in a repeat), not others'."""
+    with sessions() as session:
+        own = submit(session, version, profile("Omar Haddad", "+963 944 000 111", "N1230000"))
+        member = submit(
+            session, version, profile("Leyla Haddad", "+963 944 000 222", "N2", ("omar  HADDAD",))
+        )
+        other = submit(session, version, profile("Rana Saleh", "+963 944 000 333", "N3"))
+    process_all(sessions, kek)
+    kept = {iid: envelope(sessions, iid) for iid in (own, member, other)}
+    assert all(parts for _manifest, parts in kept.values())
+    token = token_of(sessions, records(sessions)[own]["root"]["/data/full_name"])
+    project_id = version.form.project_id
+    with transaction(sessions) as session:
+        vault.erase(session, project_id, token, actor=ADMIN, reason="right to erasure")
+    assert envelope(sessions, own) == (erasure.ERASED_MANIFEST, {})
+    assert envelope(sessions, member) == (erasure.ERASED_MANIFEST, {})
+    assert envelope(sessions, other) == kept[other]
+    engine = sessions.kw["bind"]
+    if engine.dialect.name == "sqlite":  # What is deleted is overwritten, on every build.
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+    raw = raw_database_bytes(engine, database_url)
+    for iid in (own, member):
+        manifest, parts = kept[iid]
+        assert manifest not in raw
+        assert not any(data in raw for data in parts.values())
+    with sessions() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "vault.erase")).one()
+        assert json.loads(entry.details)["envelopes"] == 2
+    # The records stay (analysis data), the pseudonym in them too.
+    assert token_of(sessions, records(sessions)[own]["root"]["/data/full_name"]) == token
+    # A tablet sending the same submission again is answered as a retry; nothing is stored.
+    manifest, parts = kept[own]
+    with sessions() as session:
+        receipt = intake.receive(
+            session,
+            project_id=project_id,
+            user=None,
+            manifest=manifest,
+            parts=[intake.Part(name, io.BytesIO(data)) for name, data in parts.items()],
+        )
+    assert (receipt.created, receipt.complete, receipt.added_parts) == (False, True, ())
+    assert envelope(sessions, own) == (erasure.ERASED_MANIFEST, {})
+    assert set(records(sessions)) == {own, member, other}
 
 
 def test_pseudonym_rotation_keeps_linkage_and_changes_every_token(
