@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from api.cli_common import CLIState, echo_json, pass_state, read_secret_file
 from api.config import promote_key_file, staged_key_file
-from collector import keyring, masterkey, offline, rotation
+from collector import audit, keyring, masterkey, offline, rotation
 from collector.audit import CLI
 from collector.db import transaction
 from collector.errors import InvalidInput
@@ -312,7 +312,14 @@ def decrypt(
     """Decrypt one submission directory (submission.xml + .enc files) into OUT."""
     _one_source(key=key, central_key=central_key, bundle=bundle, project=project_id)
     if project_id is not None:
+        # The server's own keys open plaintext outside the pseudonymising path: audited, and
+        # recorded before the keys are opened.
         instance = state.instance()
+        with transaction(instance.sessions) as session:
+            keyring.get_project(session, project_id)
+            audit.record(
+                session, CLI, "keys.decrypt", project_id=project_id, directory=str(submission_dir)
+            )
         with instance.sessions() as session:
             private_keys = keyring.decryption_keys(session, project_id, instance.kek)
     else:

@@ -192,6 +192,11 @@ def test_central_key_import_and_decrypt(initialised: Invoke, vectors: Path, tmp_
     assert imported.exit_code == 0, imported.output
     via_ring = initialised("decrypt", str(src), "--out", str(tmp_path / "o3"), "--project", project)
     assert via_ring.exit_code == 0, via_ring.output
+    # Opening plaintext with the server's keys is audited (the directory, by whom, when).
+    entries = json.loads(initialised("audit", "list", "--json").stdout)
+    [entry] = [e for e in entries if e["action"] == "keys.decrypt"]
+    assert json.loads(entry["details"])["directory"] == str(src)
+    assert str(entry["projectId"]) == project
 
 
 def test_rewrap_replaces_the_key_file_and_keeps_every_key(
