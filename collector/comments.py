@@ -45,10 +45,10 @@ def add_comment(
 def comments(
     session: Session, secrets: vault.Secrets, root: Submission
 ) -> list[tuple[SubmissionComment, str]]:
-    """Return a logical submission's comments with their bodies, oldest first."""
+    """Return a logical submission's comments with their bodies, newest first (as Central)."""
     stmt = select(SubmissionComment).where(SubmissionComment.submission_id == root.id)
     out = []
-    for row in session.scalars(stmt.order_by(SubmissionComment.id)):
+    for row in session.scalars(stmt.order_by(SubmissionComment.id.desc())):
         key = secrets.data_key_version(session, root.project_id, row.key_version)
         out.append((row, seal.unseal(key, row.sealed, _comment_aad(root)).decode()))
     return out

@@ -190,7 +190,8 @@ def _review_and_comment(client: Client, project_id: int, iid: str) -> None:
     client.submissions.review(iid, "hasIssues", comment="check the household", **ids)
     client.submissions.add_comment(iid, "household confirmed", **ids)
     comments = list(client.submissions.list_comments(iid, **ids))
-    assert [c.body for c in comments] == ["check the household", "household confirmed"]
+    # Newest first, as Central lists them.
+    assert [c.body for c in comments] == ["household confirmed", "check the household"]
     client.submissions.review(iid, "approved", **ids)
     assert client.submissions.get(iid, **ids).reviewState == "approved"
     audits = client.get("audits", params={"action": "submission.review"}).json()
