@@ -30,6 +30,7 @@ from collector import export, publishing
 from collector.dataset import Viewer
 from collector.export_xlsx import write_xlsx
 from collector.models import Role
+from collector.odata.errors import ODataNotImplemented
 from collector.roles import Action
 
 bp = Blueprint("exports", __name__, url_prefix="/v1/projects/<int:project_id>/forms")
@@ -43,6 +44,15 @@ ZIP_QUERY = (
     ("attachments", "boolean", "carry the decrypted files under media/ (default true)"),
 )
 FALSE = ("false", "0", "no", "off")
+# Central's export options this server does not apply, each with the value that asks for what
+# it exports anyway (None: any value). Another value is refused rather than ignored, so that a
+# script never takes the whole, or another shape, for what it asked.
+UNAPPLIED = {
+    "$filter": None,
+    "groupPaths": "true",
+    "splitSelectMultiples": "false",
+    "deletedFields": "false",
+}
 
 
 def _viewer(profile: str) -> Viewer:
@@ -62,6 +72,23 @@ def _values() -> dict[str, Any]:
 def _params() -> tuple[str, str]:
     values = _values()
     return str(values.get("profile", "pseudonymised")), str(values.get("reason", ""))
+
+
+def _refuse_unapplied() -> None:
+    values = _values()
+    for name, usual in UNAPPLIED.items():
+        value = values.get(name)
+        if value is None or value == "" or str(value).strip().lower() == usual:
+            continue
+        raise ODataNotImplemented(
+            f"this server does not apply the export option {name}={value}: "
+            + (
+                "filter the export after download, or use the OData feed's $filter"
+                if name == "$filter"
+                else f"only {name}={usual} is offered"
+            ),
+            option=name,
+        )
 
 
 def _attachments() -> bool:
@@ -84,6 +111,7 @@ def _export(
 ) -> tuple[IO[bytes], dict[str, Any]]:
     who = context.require(Action.EXPORT, project_id)
     form = publishing.get_form(context.db(), project_id, xml_form_id)
+    _refuse_unapplied()
     profile, reason = _params()
     handle = tempfile.TemporaryFile()
     writers: dict[str, Callable[..., dict[str, Any]]] = {

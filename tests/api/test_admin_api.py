@@ -95,6 +95,10 @@ def test_exports_over_http(world: World) -> None:
     root = central.api(world.manager).get(f"/v1/projects/{a}/forms/{form}/submissions.csv")
     assert root.status_code == 200
     assert root.data.decode().startswith("SubmissionDate,")
+    # Central's options at the values that ask for this shape are taken as they are.
+    usual = "groupPaths=true&splitSelectMultiples=false&deletedFields=false&%24filter="
+    same = central.api(world.manager).get(f"/v1/projects/{a}/forms/{form}/submissions.csv?{usual}")
+    assert (same.status_code, same.data) == (200, root.data)
     lines = central.api(world.manager).get(f"/v1/projects/{a}/forms/{form}/submissions.jsonl")
     assert len(lines.data.decode().splitlines()) == 3
     book = central.api(world.manager).get(f"/v1/projects/{a}/forms/{form}/submissions.xlsx")
@@ -164,6 +168,35 @@ def test_an_edited_submission_is_exported_once(world: World) -> None:
             400.22,
         ),
         ("xlsx: unknown form", "get", "/forms/n%C3%B6pe/submissions.xlsx", None, 404.1),
+        # Central's options that this server does not apply are refused, never ignored.
+        (
+            "csv zip: $filter",
+            "get",
+            "/forms/simple/submissions.csv.zip?%24filter=__system/reviewState+eq+null",
+            None,
+            501.1,
+        ),
+        (
+            "csv zip: groupPaths",
+            "get",
+            "/forms/simple/submissions.csv.zip?groupPaths=false",
+            None,
+            501.1,
+        ),
+        (
+            "csv zip: splitSelectMultiples",
+            "post",
+            "/forms/simple/submissions.csv.zip",
+            {"splitSelectMultiples": True},
+            501.1,
+        ),
+        (
+            "csv: deletedFields",
+            "get",
+            "/forms/simple/submissions.csv?deletedFields=true",
+            None,
+            501.1,
+        ),
     ],
 )
 def test_admin_and_export_refuse_bad_input(
