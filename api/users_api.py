@@ -61,9 +61,13 @@ def get_user(user_id: int) -> Response:
     return context.answer(UserSchema(), users.get(context.db(), user_id))
 
 
+# The project role, by this server's name and by Central's (its project manager).
+PROJECT_ROLES = (Role.DATA_MANAGER.value, "manager")
+
+
 def _membership(project_id: int, role: str, user_id: int) -> tuple[object, User]:
-    if role != Role.DATA_MANAGER.value:
-        raise NotFound(f"role {role!r} is not a project role: use data-manager")
+    if role not in PROJECT_ROLES:
+        raise NotFound(f"role {role!r} is not a project role: use data-manager (or manager)")
     session = context.db()
     return keyring.get_project(session, project_id), users.get(session, user_id)
 

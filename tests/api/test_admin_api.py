@@ -210,3 +210,20 @@ def test_admin_and_export_refuse_bad_input(
     assert response.status_code == int(code), (case, response.get_json())
     assert response.get_json()["code"] == code
     assert central.counts() == before
+
+
+def test_memberships_take_this_servers_role_name_and_centrals(world: World) -> None:
+    central, b = world.central, world.project_b
+    admin = central.api(world.admin)
+    members = f"/v1/projects/{b}/assignments"
+    before = {m["actorId"] for m in admin.get(members).get_json()}
+    assert world.manager_id not in before
+    assert admin.post(f"{members}/manager/{world.manager_id}").status_code == 200
+    assert world.manager_id in {m["actorId"] for m in admin.get(members).get_json()}
+    assert admin.delete(f"{members}/data-manager/{world.manager_id}").status_code == 200
+    assert {m["actorId"] for m in admin.get(members).get_json()} == before
+    counts = central.counts()
+    viewer = admin.post(f"{members}/viewer/{world.manager_id}")
+    assert viewer.status_code == 404
+    assert "not a project role" in viewer.get_json()["message"]
+    assert central.counts() == counts
