@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import click
 
-from api.config import Instance, NoMasterKey, Settings
+from api.config import PRIVATE_UMASK, Instance, NoMasterKey, Settings
 from collector.errors import CollectorError
 from keys.errors import KeysError
 
@@ -19,12 +20,24 @@ class CLIState:
     def __init__(self, settings: Settings):
         self.settings = settings
         self._instance: Instance | None = None
+        self._umask: int | None = None
 
     def instance(self, *, create: bool = False) -> Instance:
         """Open the instance (database and master key) once."""
         if self._instance is None:
+            # Whatever this process writes from now on (the database and its -wal and -shm,
+            # key files, QR codes, exports; the server and workers it starts) is the owner's
+            # only.
+            if self._umask is None:
+                self._umask = os.umask(PRIVATE_UMASK)
             self._instance = Instance(self.settings, create=create)
         return self._instance
+
+    def restore_umask(self) -> None:
+        """Put back the umask the invocation started with (it matters in-process only)."""
+        if self._umask is not None:
+            os.umask(self._umask)
+            self._umask = None
 
     def close(self) -> None:
         """Close the instance if one was opened."""
@@ -44,6 +57,9 @@ class CollectorGroup(click.Group):
             if isinstance(exc, click.ClickException):
                 raise
             raise click.ClickException(_one_line(exc)) from None
+        finally:
+            if ctx.parent is None and isinstance(ctx.obj, CLIState):
+                ctx.obj.restore_umask()
 
 
 def _one_line(exc: BaseException) -> str:

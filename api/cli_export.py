@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -93,7 +94,7 @@ def export_command(
             .count()
         )
         unfinished = out.with_name(out.name + ".partial")
-        with _bar() as bar, unfinished.open("wb") as handle:
+        with _bar() as bar, _private_file(unfinished) as handle:
             task = bar.add_task("exporting", total=total)
             summary = write(
                 handle,
@@ -109,6 +110,22 @@ def export_command(
         unfinished.replace(out)
     click.echo(json.dumps(summary, indent=2, ensure_ascii=False), err=True)
     click.echo(str(out))
+
+
+def _private_file(path: Path) -> BinaryIO:
+    """Open ``path`` for writing, the owner's only (0600) before it holds a byte.
+
+    A re-identified export is the most sensitive file this program writes; an older file of
+    that name (an interrupted export) is emptied and tightened too.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        if os.name == "posix":
+            os.fchmod(fd, 0o600)
+        return os.fdopen(fd, "wb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _bar() -> Progress:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -109,13 +110,64 @@ def _worker_values(env: Mapping[str, str]) -> dict[str, Any]:
     return values
 
 
+#: The umask of a process that opened an instance (``CLIState.instance``): owner only.
+PRIVATE_UMASK = 0o077
+#: What in the data dir is the owner's only: the directories, and the SQLite files.
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+SQLITE_FILES = ("collector.db", "collector.db-wal", "collector.db-shm", "collector.db-journal")
+
+
+def private_data_dir(settings: Settings) -> None:
+    """Create the data dir 0700 (SQLite needs it); tighten an existing one of ours if looser.
+
+    It holds the database (password hashes, the audit log, sealed keys), the master key file
+    and the QR code with an app user's token. A directory that holds none of the project's
+    files (and is not empty) is somebody else's: left as it is.
+    """
+    data_dir = settings.data_dir
+    if settings.database_url is None:
+        data_dir.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    if os.name != "posix" or not data_dir.is_dir():
+        return
+    if not _is_ours(data_dir):
+        return
+    _tighten(data_dir, PRIVATE_DIR_MODE)
+    if (data_dir / "keys").is_dir():
+        _tighten(data_dir / "keys", PRIVATE_DIR_MODE)
+    if settings.database_url is None:
+        for name in SQLITE_FILES:
+            if (data_dir / name).is_file():
+                _tighten(data_dir / name, PRIVATE_FILE_MODE)
+
+
+def _is_ours(data_dir: Path) -> bool:
+    try:
+        return not any(data_dir.iterdir()) or any(
+            (data_dir / name).exists() for name in ("collector.db", "keys")
+        )
+    except OSError:
+        return False
+
+
+def _tighten(path: Path, mode: int) -> None:
+    was = stat.S_IMODE(path.stat().st_mode)
+    if not was & ~mode or was & stat.S_ISVTX:  # sticky: shared by design, as /tmp
+        return
+    try:
+        path.chmod(was & mode)
+    except OSError as exc:
+        log.warning("could not tighten %s (mode %o) to %o: %s", path, was, mode, exc)
+        return
+    log.info("tightened %s from mode %o to %o", path, was, was & mode)
+
+
 class Instance:
     """An opened instance: engine, session factory and the master key, resolved once."""
 
     def __init__(self, settings: Settings, *, create: bool = False):
         self.settings = settings
-        if settings.database_url is None:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_data_dir(settings)
         self.engine = make_engine(settings.db_url)
         self._kek: bytes | None = None
         self._create = create
