@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from email.utils import formatdate
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, current_app, g, request
@@ -38,14 +38,50 @@ FORMLIST_NS = "http://openrosa.org/xforms/xformsList"
 MANIFEST_NS = "http://openrosa.org/xforms/xformsManifest"
 RESPONSE_NS = "http://openrosa.org/http/response"
 # App-user tokens (OpenRosa) and session tokens (DELETE /v1/sessions/<token>) sit in URLs.
-TOKEN_IN_PATH = re.compile(r"(/v1/(?:key|sessions)/)[^/\s?#\"']+")
+# Every segment after a ``key`` or ``sessions`` one is blanked, up to a ``projects`` segment,
+# in the path as the server reads it: percent-decoded, in any case, empty segments and all
+# (``/v1/k%65y/<token>`` is served, ``/v1/key//<token>`` redirected, and both are logged).
+SECRET_AFTER = frozenset({"key", "sessions"})
+_PATH_IN_TEXT = re.compile(r"/[^\s?#\"']*")
+_PCHAR = "/!$&'()*+,;=:@-._~"
 
 
 def redact(text: str) -> str:
     """Return a path (or any log text) with every app-user or session token in a URL blanked."""
-    if "/v1/key/" in text or "/v1/sessions/" in text:
-        return TOKEN_IN_PATH.sub(r"\1***", text)
+    lowered = text.lower()
+    if "%" in text or any(word in lowered for word in SECRET_AFTER):
+        return _PATH_IN_TEXT.sub(lambda found: redact_path(found.group()), text)
     return text
+
+
+def redact_path(path: str) -> str:
+    """Return one URL path with the token segments blanked (re-encoded if it was encoded)."""
+    decoded = _decoded(path)
+    segments = decoded.split("/")
+    kept: list[str] = []
+    hiding = False
+    for segment in segments:
+        name = segment.lower()
+        if hiding and name != "projects":
+            if kept[-1] != "***":
+                kept.append("***")
+            continue
+        hiding = name in SECRET_AFTER
+        kept.append(segment)
+    if kept == segments:
+        return path
+    clean = "/".join(kept)
+    return clean if decoded == path else quote(clean, safe=_PCHAR)
+
+
+def _decoded(path: str) -> str:
+    """Percent-decode until nothing changes (a double encoding hides no segment either)."""
+    while "%" in path:
+        once = unquote(path, errors="replace")
+        if once == path:
+            break
+        path = once
+    return path
 
 
 def instance() -> Instance:

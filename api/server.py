@@ -16,7 +16,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
 from api.config import Settings
-from api.openrosa import redact
+from api.openrosa import redact, redact_path
 
 LOG_FORMAT = "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"
 
@@ -71,6 +71,9 @@ def _scrub(name: str, value: str) -> str:
     """Blank tokens and query strings: an OData $filter may hold a name somebody typed."""
     if name == "q":
         return "?" if value else ""
+    if name == "U":
+        # The decoded path, whole: a decoded space must not end it as it ends a URL in text.
+        return redact_path(value)
     return _QUERY.sub("?…", redact(value))
 
 

@@ -7,6 +7,7 @@ workers on one PostgreSQL schema process every submission exactly once.
 
 from __future__ import annotations
 
+import http.client
 import re
 import threading
 import time
@@ -120,7 +121,11 @@ def test_from_the_quickstart_qr_code_to_processed_submissions(
     png = Path(cli_env["COLLECTOR_DATA_DIR"]) / "collect-qr.png"
     assert_qr_png(png, server_url, "Migration field work")
     log = tmp_path / "serve.log"
-    with served(cli_env, "--workers", "2", port=port, log=log):
+    with served(cli_env, "--workers", "2", port=port, log=log) as (_origin, process):
+        # Whatever the server writes (the database's -wal and -shm among them) is its own.
+        status = Path(f"/proc/{process.pid}/status")
+        if status.exists():
+            assert "Umask:\t0077" in status.read_text()
         client = CollectClient(server_url)
         listed = client.form_list()
         assert sorted(f.form_id for f in listed) == ["capacity_needs", "migration_profile"]
@@ -139,14 +144,42 @@ def test_from_the_quickstart_qr_code_to_processed_submissions(
         for bad in ("B" * 64, "short"):
             response = requests.get(f"{origin}/v1/key/{bad}/projects/1/formList", timeout=10)
             assert response.status_code in (401, 403)
+        # Other spellings of the same URL are served, redirected or refused, and logged alike.
+        token, project = server_url.split("/v1/key/")[1].split("/projects/")
+        for spelling, status in SPELLINGS:
+            path = spelling.format(token=token, project=project)
+            assert raw_get(port, path) == status, path
     text = log.read_text()
-    token = server_url.split("/v1/key/")[1].split("/")[0]
     assert "/v1/key/***/projects/" in text
     assert "POST /v1/key/***/projects/1/submission" in text
     assert token not in text
     assert token[:16] not in text
     assert "B" * 64 not in text
     assert "/key/short/" not in text
+
+
+#: (path, status): the token segment as Collect, a proxy or a typo may spell it.
+SPELLINGS = [
+    ("/v1/k%65y/{token}/projects/{project}/formList", 200),
+    ("/v1/key%2F{token}/projects/{project}/formList", 200),
+    ("/v1/key//{token}/projects/{project}/formList", 308),
+    ("//v1/key/{token}/projects/{project}/formList", 200),
+    ("/v1/KEY/{token}/projects/{project}/formList", 404),
+    ("/v1/%6B%45%79/./{token}/projects/{project}/formList", 404),
+    ("/v1/key/{token}/projects/{project}/formList?x=/v1/key/{token}", 200),
+]
+
+
+def raw_get(port: int, path: str) -> int:
+    """GET a request target exactly as written (requests would normalise its escapes)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path, headers={"X-OpenRosa-Version": "1.0"})
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
 
 
 def seal_many(client: CollectClient, count: int) -> list[Upload]:
