@@ -17,15 +17,20 @@ written by openpyxl in write-only mode, so memory stays flat whatever the row co
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import shutil
+import tempfile
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import IO, Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.worksheet._writer import ALL_TEMP_FILES, WorksheetWriter
 from sqlalchemy.orm import Session
 
 from collector import exportrun
@@ -62,13 +67,18 @@ def write_xlsx(
     """Write a workbook of a form's processed submissions into ``out``; return the summary."""
     with exportrun.settled_heap():
         run = exportrun.begin(session, form, actor, viewer, profile, reason, k, format="xlsx")
-        return _write(out, form, run, progress, max(rows_per_sheet, 2))
+        with _Book() as book:
+            return _write(out, book, form, run, progress, max(rows_per_sheet, 2))
 
 
 def _write(
-    out: IO[bytes], form: Form, run: exportrun.Run, progress: exportrun.Progress | None, limit: int
+    out: IO[bytes],
+    book: Workbook,
+    form: Form,
+    run: exportrun.Run,
+    progress: exportrun.Progress | None,
+    limit: int,
 ) -> dict[str, Any]:
-    book = Workbook(write_only=True)
     cells = _Cells()
     tables = tables_for(run.model)
     root, repeats = tables[0], tables[1:]
@@ -95,6 +105,46 @@ def _write(
         info.append([key, cells.text(info, shown) if isinstance(shown, str) else shown])
     book.save(out)
     return summary
+
+
+class _Book(Workbook):  # type: ignore[misc]
+    """A write-only workbook that keeps its worksheets in a private directory, gone at the end.
+
+    openpyxl's write-only mode writes each worksheet's XML (a re-identified export's plaintext)
+    to a temporary file, listed in its ``ALL_TEMP_FILES``, and removes it once saved into the
+    workbook, or at process exit: an export that fails would leave it until then. Here those
+    files are in a 0700 directory of this export, removed with their entries whatever happens
+    (another export's files, or openpyxl's own, are not touched).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(write_only=True)
+        self.scratch = Path(tempfile.mkdtemp(prefix="collector-xlsx-"))
+        self.files: list[str] = []
+
+    def create_sheet(self, title: str | None = None, index: int | None = None) -> Any:
+        sheet = super().create_sheet(title, index)
+        name = str(self.scratch / f"sheet{len(self.files) + 1}.xml")
+        self.files.append(name)
+        ALL_TEMP_FILES.append(name)  # openpyxl's save removes the file and this entry.
+        # What WriteOnlyWorksheet._get_writer does on the first row, with this file.
+        sheet._writer = WorksheetWriter(sheet, out=name)
+        sheet._writer.write_top()
+        return sheet
+
+    def __enter__(self) -> _Book:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for sheet in self.worksheets:
+            if not sheet.closed:
+                # Ends its XML streams (which would otherwise end, later, on a removed file).
+                with contextlib.suppress(Exception):
+                    sheet.close()
+        for name in self.files:
+            with contextlib.suppress(ValueError):
+                ALL_TEMP_FILES.remove(name)
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def _converters(table: Table) -> list[Convert]:

@@ -5,12 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import stat
+import tempfile
 import zipfile
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
+from openpyxl.worksheet._writer import ALL_TEMP_FILES, create_temporary_file
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -290,3 +295,66 @@ def test_xlsx_text_drops_what_xml_cannot_carry() -> None:
     cells = export_xlsx._Cells()
     assert cells.text(book.create_sheet("t"), "a\x01b\x1fc\td") == "abc\td"
     assert cells.truncated == 0
+
+
+class FailingOutput(io.BytesIO):
+    """An output stream that fails once it has taken ``limit`` bytes (a full disk, say)."""
+
+    def __init__(self, limit: int):
+        super().__init__()
+        self.limit = limit
+
+    def write(self, data: Any) -> int:
+        if self.tell() + len(data) > self.limit:
+            raise OSError(28, "No space left on device")
+        return super().write(data)
+
+
+@pytest.mark.parametrize("fails", ["while rows are written", "while the workbook is saved"])
+def test_a_failed_xlsx_export_leaves_no_worksheet_file_behind(
+    sessions: sessionmaker[Session],
+    kek: bytes,
+    loaded: FormVersion,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fails: str,
+) -> None:
+    # openpyxl writes each worksheet's XML (a re-identified export's plaintext) to a file.
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    others = create_temporary_file()  # another export's, in flight: left alone
+    seen: dict[Path, int] = {}
+
+    def progress(_done: int) -> None:
+        seen.update((p, stat.S_IMODE(p.stat().st_mode)) for p in scratch.rglob("*"))
+        if fails == "while rows are written":
+            raise RuntimeError("interrupted")
+
+    out = FailingOutput(limit=1_000 if fails == "while the workbook is saved" else 10**9)
+    try:
+        with sessions() as session:
+            form = session.scalars(select(Form)).one()
+            failure = RuntimeError if fails == "while rows are written" else OSError
+            with pytest.raises(failure):
+                write_xlsx(
+                    out,
+                    session,
+                    form,
+                    actor=ADMIN,
+                    viewer=Viewer(vault.Secrets(kek), reidentify=True),
+                    profile="reidentified",
+                    reason="audit of the failure path",
+                    progress=progress,
+                )
+        # The worksheets were on disk, in a directory of this export (not as openpyxl.*)…
+        sheets = [p for p in seen if p.suffix == ".xml"]
+        assert len(sheets) == 2  # the form and its repeat (the summary comes last)
+        assert all(p.parent.name.startswith("collector-xlsx-") for p in sheets)
+        assert seen[sheets[0].parent] == 0o700
+        # …and nothing of it is left, on disk or in openpyxl's list; the other file is.
+        assert sorted(scratch.iterdir()) == [Path(others)]
+        assert [f for f in ALL_TEMP_FILES if f.startswith(str(scratch))] == [others]
+    finally:
+        os.remove(others)
+        ALL_TEMP_FILES.remove(others)
