@@ -57,6 +57,8 @@ def _vet(data: bytes, what: str) -> None:
         raise FormError(ErrorCode.XML_002, what=what) from None
     except ExpatError as exc:
         raise FormError(ErrorCode.XML_001, what=what, detail=str(exc)) from None
+    except (LookupError, ValueError):  # An encoding expat and Python cannot read as text.
+        raise FormError(ErrorCode.XML_001, what=what, detail="unreadable encoding") from None
 
 
 def local(tag: object) -> str:

@@ -16,15 +16,17 @@ from xml.sax.saxutils import escape
 
 from keys.errors import ManifestError
 
-__all__ = ["DEFAULT_MAX_SIZE", "ODKManifest", "build_manifest", "parse_manifest"]
+__all__ = ["DEFAULT_MAX_SIZE", "MAX_MEDIA_FILES", "ODKManifest", "build_manifest", "parse_manifest"]
 
 DEFAULT_MAX_SIZE = 1_048_576
 ENCRYPTED_NS = "http://www.opendatakit.org/xforms/encrypted"
 OPENROSA_NS = "http://openrosa.org/xforms"
 ENC_SUFFIX = ".enc"
 _MAX_DEPTH = 16
-_MAX_INSTANCE_ID = 256
+_MAX_INSTANCE_ID = 200  # the stored column's width
 _MAX_FILE_NAME = 255
+#: Media files one submission may carry (a form with this many file questions is unheard of).
+MAX_MEDIA_FILES = 5000
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,10 @@ def _parse_xml(data: bytes) -> _Element:
         raise ManifestError(
             f"the manifest is not well-formed XML (line {exc.lineno}, column {exc.offset})"
         ) from None
+    except ManifestError:  # From a handler (a DTD, nesting): itself a ValueError.
+        raise
+    except (LookupError, ValueError):  # An encoding expat and Python cannot read as text.
+        raise ManifestError("the manifest declares an encoding that cannot be read") from None
     if builder.root is None:
         raise ManifestError("the manifest is not XML")
     return builder.root
@@ -188,6 +194,8 @@ def _file_names(root: _Element) -> tuple[tuple[str, ...], str]:
         for f in m.children
         if f.name == "file"
     )
+    if len(media) > MAX_MEDIA_FILES:
+        raise ManifestError(f"the manifest names more than {MAX_MEDIA_FILES} media files")
     xml_element = root.child("encryptedXmlFile")
     if xml_element is None or not xml_element.value():
         raise ManifestError("the manifest has no encryptedXmlFile")

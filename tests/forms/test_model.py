@@ -140,6 +140,9 @@ HOSTILE = [
     ("billion laughs in UTF-16", '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>'.encode("utf-16"), ErrorCode.XML_002),
     ("undeclared entity", b"<a>&x;</a>", ErrorCode.XML_001),
     ("not XML", b"<a><b></a>", ErrorCode.XML_001),
+    ("unknown encoding", b'<?xml version="1.0" encoding="x-bogus"?><a/>', ErrorCode.XML_001),
+    ("multi-byte encoding", b'<?xml version="1.0" encoding="shift_jis"?><a/>', ErrorCode.XML_001),
+    ("non-text codec", b'<?xml version="1.0" encoding="rot13"?><a/>', ErrorCode.XML_001),
     ("no model", b"<h:html xmlns:h='http://www.w3.org/1999/xhtml'><h:head/></h:html>", ErrorCode.XML_004),
 ]  # fmt: skip
 

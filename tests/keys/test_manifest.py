@@ -112,6 +112,19 @@ OVERSIZE = manifest(media="<media><file>a.jpg.enc</file></media>" + " " * 1_048_
             manifest(meta=f"<meta><instanceID>{'x' * 300}</instanceID></meta>"),
             "too long",
         ),
+        (
+            "instanceID wider than the stored column",
+            manifest(meta=f"<meta><instanceID>uuid:{'a' * 196}</instanceID></meta>"),
+            "too long",
+        ),
+        *(
+            (
+                f"encoding {name}",
+                f'<?xml version="1.0" encoding="{name}"?>'.encode() + manifest(),
+                "encoding that cannot be read",
+            )
+            for name in ("x-bogus", "utf-32", "shift_jis", "utf-7", "rot13", "zlib", "idna")
+        ),
         ("missing xml file", manifest(xml_file=""), "no encryptedXmlFile"),
         ("parent dir", manifest(media="<media><file>../x.enc</file></media>"), "unsafe file name"),
         ("sub dir", manifest(media="<media><file>a/b.enc</file></media>"), "path separator"),
@@ -136,6 +149,11 @@ OVERSIZE = manifest(media="<media><file>a.jpg.enc</file></media>" + " " * 1_048_
             "same file twice",
         ),
         ("too deep", manifest(media="<media>" * 20 + "</media>" * 20), "nested too deeply"),
+        (
+            "too many media files",
+            manifest(media="".join(f"<media><file>f{i}.enc</file></media>" for i in range(5001))),
+            "more than 5000 media files",
+        ),
     ],
 )
 def test_bad_manifests_are_refused_clearly(case: str, payload: bytes, error_text: str) -> None:
