@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
+from functools import partial
 from typing import IO, Any
 
-from flask import Flask, Request
+from flask import Flask, Request, request
 
 from api.config import Instance, Settings, load_settings
 from collector.groupcommit import Committer
+from keys.manifest import MAX_MEDIA_FILES
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +58,16 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     # Form fields other than files are tiny in OpenRosa; files stream to temporary files.
     app.config["MAX_FORM_MEMORY_SIZE"] = 1024 * 1024
+    # A submission has a part per file its manifest names, and the manifest names at most
+    # MAX_MEDIA_FILES: werkzeug's default (1000 parts) would refuse some that Collect sends.
+    app.config["MAX_FORM_PARTS"] = MAX_MEDIA_FILES + 16
     instance = Instance(settings)
     instance.kek  # noqa: B018 - fail at start-up, not on the first request, on a wrong key.
     app.extensions["collector"] = instance
     app.extensions["collector.wake"] = threading.Event()
     app.extensions["collector.committer"] = Committer()
     errors.init_app(app)
+    app.before_request(partial(_bound_idle_time, settings.idle_timeout_seconds))
     app.register_blueprint(openrosa.bp)
     central.init_app(app)
     app.register_blueprint(odata.bp)
@@ -70,6 +76,19 @@ def create_app(
     if start_workers if start_workers is not None else settings.in_process_workers:
         start_worker_thread(app)
     return app
+
+
+def _bound_idle_time(seconds: float) -> None:
+    """Under gunicorn, end a request whose client stalls for ``seconds`` (read or write).
+
+    A body that stops arriving (a tablet losing its network mid-upload, or a client holding
+    connections open on purpose) would otherwise hold a server thread for ever. The timeout is
+    per socket operation, so a slow but live upload goes on; gunicorn resets the socket for
+    the connection's next request.
+    """
+    sock = request.environ.get("gunicorn.socket")
+    if sock is not None:
+        sock.settimeout(seconds)
 
 
 def start_worker_thread(app: Flask) -> threading.Thread:

@@ -49,6 +49,8 @@ class Settings:
     worker_lease_seconds: float = 60.0
     missing_media_grace_seconds: float | None = 24 * 3600.0
     session_ttl_seconds: float = 24 * 3600.0
+    #: Seconds a connection may stay silent while its request is read or its answer sent.
+    idle_timeout_seconds: float = 60.0
 
     @property
     def db_url(self) -> str:
@@ -93,6 +95,8 @@ def load_settings(
     values |= _worker_values(env)
     if env.get(ENV_PREFIX + "SESSION_TTL"):
         values["session_ttl_seconds"] = float(env[ENV_PREFIX + "SESSION_TTL"])
+    if env.get(ENV_PREFIX + "IDLE_TIMEOUT"):
+        values["idle_timeout_seconds"] = float(env[ENV_PREFIX + "IDLE_TIMEOUT"])
     settings = Settings(**values)
     if overrides:
         settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})

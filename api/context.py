@@ -121,6 +121,13 @@ def load(schema: Schema, data: Any) -> Any:
         raise problem from None
 
 
+def device_id() -> str | None:
+    """The ``deviceID`` the client sends, as stored: at most 200 printable characters (a NUL
+    or a longer value would be refused by the database, not by the client's mistake)."""
+    raw = request.args.get("deviceID") or ""
+    return "".join(c for c in raw if c.isprintable())[:200] or None
+
+
 def raw_body() -> bytes:
     """Return the raw body (chunked uploads have no Content-Length), bounded by the limit."""
     limit = instance().settings.max_request_bytes

@@ -18,7 +18,9 @@ from xml.sax.saxutils import escape
 from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import ClientDisconnected, HTTPException
 
+from api import context
 from api.config import Instance
 from collector import appusers, intake, publishing, vault
 from collector.errors import InvalidInput, NotFound
@@ -197,7 +199,7 @@ def _form_for_download(project_id: int, xml_form_id: str) -> tuple[Form, FormVer
 def form_xml(project_id: int, xml_form_id: str) -> Response:
     """Serve the exact XForm bytes whose md5 formList announced, and note the download."""
     _form, version = _form_for_download(project_id, xml_form_id)
-    _record_download(g.db, g.app_user, version, request.args.get("deviceID"))
+    _record_download(g.db, g.app_user, version, context.device_id())
     return xml_response(version.xml)
 
 
@@ -210,7 +212,7 @@ def _record_download(
             FormDownload(
                 app_user_id=user.id,
                 form_version_id=version.id,
-                device_id=(device_id or "")[:200] or None,
+                device_id=device_id,
             )
         )
     else:
@@ -270,12 +272,25 @@ def _upload_parts() -> tuple[bytes, list[intake.Part]]:
     """Return the manifest and the file parts of a multipart upload, or refuse it."""
     if request.mimetype != "multipart/form-data":
         raise InvalidInput("a submission must be multipart/form-data", code=400.1)
-    files = request.files
-    manifest_file = files.get("xml_submission_file")
-    if manifest_file is None:
+    try:
+        files = request.files
+    except ClientDisconnected:  # Also a client silent past the idle timeout.
+        raise InvalidInput(
+            "the request body ended early: the client disconnected or stopped sending",
+            code=400.1,
+        ) from None
+    except HTTPException:
+        raise
+    except Exception:  # The WSGI server's body reader: a malformed chunked encoding, say.
+        raise InvalidInput("the request body could not be read", code=400.1) from None
+    manifests = files.getlist("xml_submission_file")
+    if not manifests:
         if not files and not request.form:
             raise InvalidInput("the multipart body is empty or malformed", code=400.1)
         raise InvalidInput("the upload has no xml_submission_file part", code=400.1)
+    if len(manifests) > 1:
+        raise InvalidInput("the upload has more than one xml_submission_file part", code=400.1)
+    manifest_file = manifests[0]
     stray = [name for name in request.form if name.endswith(".enc")]
     if stray:
         # A file sent as a plain field would arrive as text, not bytes: refuse, never mangle.
@@ -299,7 +314,7 @@ def submission_post(project_id: int) -> Response:
         user=g.app_user,
         manifest=manifest,
         parts=parts,
-        device_id=request.args.get("deviceID"),
+        device_id=context.device_id(),
         user_agent=request.headers.get("User-Agent"),
         max_part_bytes=instance().settings.max_request_bytes,
         committer=current_app.extensions.get("collector.committer"),

@@ -125,9 +125,7 @@ def list_submissions(project_id: int, xml_form_id: str) -> Response:
 def create_submission(project_id: int, xml_form_id: str) -> Response:
     """Seal and store a submission; the answer has no ``attachments`` key (pyodk adds it)."""
     form, actor = _form(project_id, xml_form_id, Action.SUBMISSION_WRITE)
-    origin = submissions.Origin(
-        actor, request.args.get("deviceID"), request.headers.get("User-Agent")
-    )
+    origin = submissions.Origin(actor, context.device_id(), request.headers.get("User-Agent"))
     created = submissions.create(context.db(), context.secrets(), form, _xml_body(), origin)
     result = _view(created, created)
     context.commit()

@@ -133,6 +133,7 @@ CASES: list[tuple[str, Payload | str, int]] = [
     ("garbage multipart body", lambda up: raw(b"\x00\x01 not multipart at all"), 400),
     ("truncated multipart", truncated, 400),
     ("no xml_submission_file", lambda up: multipart(None, up.files), 400),
+    ("two xml_submission_file parts", "two-manifests", 400),
     ("only a plain field", lambda up: raw(part_head("x") + b"1\r\n" + END), 400),
     (".enc part as a plain field", plain_field, 400),
     ("empty manifest", manifest_is(b""), 400),
@@ -172,6 +173,11 @@ def _payload(case: Payload | str, sealer: Sealer, upload: Upload) -> dict[str, A
     if case == "plain":
         xml = b'<data id="field_visit" version="2026112301"><age>3</age></data>'
         return multipart(xml, {})
+    if case == "two-manifests":
+        other = sealer()
+        kwargs = multipart(upload.manifest, upload.files)
+        kwargs["files"].append(("xml_submission_file", ("b.xml", other.manifest, "text/xml")))
+        return kwargs
     if case == "unknown-form":
         return resealed(sealer, form_id="no_such_form")(upload)
     if case == "unknown-version":
@@ -305,3 +311,24 @@ def test_large_upload_is_streamed_not_held_in_memory(site: Site, sealer: Sealer)
     assert site.counts() == (1, count + 1)
     # One part (and the driver's copy of it) at a time, never the whole body.
     assert peak < 3 * part_size < size / 2, (peak, size)
+
+
+def test_a_submission_with_more_files_than_a_form_parser_takes_by_default(
+    site: Site, sealer: Sealer
+) -> None:
+    """Collect sends every file of a submission in one POST if it fits the size limit."""
+    upload = sealer(media=[(f"p{i}.jpg", b"p") for i in range(1100)])
+    assert sealer.client.post(upload).status_code == 201
+    assert site.counts() == (1, 1101)
+
+
+def test_device_ids_are_stored_as_printable_text_within_the_column(
+    site: Site, sealer: Sealer
+) -> None:
+    for device, stored in (("dev\x00ice", "device"), ("d" * 500, "d" * 200)):
+        sealer.client.device_id = device
+        upload = sealer()
+        assert sealer.client.post(upload).status_code == 201
+        with site.instance.sessions() as session:
+            row = session.query(Submission).filter_by(instance_id=upload.instance_id).one()
+            assert row.device_id == stored

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import re
+import socket
 import threading
 import time
 from collections import Counter
@@ -290,3 +291,52 @@ def test_servers_and_workers_process_every_submission_exactly_once(
     lines = [m.groups() for path in logs for m in PROCESSED_LINE.finditer(path.read_text())]
     assert Counter(int(sid) for _pid, sid in lines) == Counter(ids)
     assert len({pid for pid, _sid in lines}) >= 2, "only one decryptor took part"
+
+
+def test_stalled_and_malformed_bodies_end_without_holding_the_server(
+    field: Field, cli_env: dict[str, str], engine: Engine, tmp_path: Path
+) -> None:
+    """A body that stops arriving ends after the idle timeout (400), however many there are;
+    a malformed chunked body is a 400; neither stores anything."""
+    env = {**cli_env, "COLLECTOR_IDLE_TIMEOUT": "1"}
+    log = tmp_path / "serve.log"
+    with served(env, "--workers", "1", "--threads", "2", log=log) as (origin, _process):
+        url = field.url(origin)
+        path = url.removeprefix(origin) + "/submission"
+        port = int(origin.rsplit(":", 1)[1])
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: x\r\nX-OpenRosa-Version: 1.0\r\n"
+            "Content-Type: multipart/form-data; boundary=b\r\n"
+        )
+        # More stalled uploads than the server has threads: each ends on its own timeout.
+        stalled = []
+        for _ in range(6):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+            sock.sendall(f"{head}Content-Length: 100000\r\n\r\n--b\r\n".encode())
+            stalled.append(sock)
+        answers = []
+        for sock in stalled:
+            answers.append(read_answer(sock))
+            sock.close()
+        assert all(a.startswith(b"HTTP/1.1 400") for a in answers), answers
+        assert all(b"the client disconnected or stopped sending" in a for a in answers), answers
+        assert CollectClient(url, timeout=10).head().status_code == 204
+        # A chunk size that is not a number, or smaller than its chunk.
+        body = b'--b\r\nContent-Disposition: form-data; name="x"\r\n\r\n1\r\n--b--\r\n'
+        for chunk in (b"zz\r\n" + body, f"{len(body) - 5:x}\r\n".encode() + body):
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+                chunked = f"{head}Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                sock.sendall(chunked.encode() + chunk + b"\r\n0\r\n\r\n")
+                answer = read_answer(sock)
+            assert answer.startswith(b"HTTP/1.1 400"), answer
+    with engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(Submission)) == 0
+    assert "unexpected error" not in log.read_text()
+
+
+def read_answer(sock: socket.socket) -> bytes:
+    """Read one OpenRosa answer off a raw connection (until its XML ends or the peer closes)."""
+    answer = b""
+    while b"</OpenRosaResponse>" not in answer and (chunk := sock.recv(4096)):
+        answer += chunk
+    return answer
