@@ -33,6 +33,7 @@ from forms.policy import (
 from forms.submission import check_submission_url, parse_public_key
 from forms.verify import verify_xform
 from forms.workbook import Workbook, read_workbook
+from forms.xmlsafe import MAX_XFORM_BYTES, local, parse_xml
 
 _ROW = re.compile(r"\[row\s*:\s*(\d+)\]|\bon row (\d+)\b|\brow number (\d+)\b", re.I)
 _NAMED = re.compile(r"\bnamed '([^']+)'")
@@ -91,7 +92,7 @@ def build_xform(
     xml, pyxform_warnings = run_pyxform(workbook)
     bare = parse_xform(xml)
     policy, derived = derive_protection(
-        policy_of(workbook, bare.root), {f.path: f.calculate for f in bare.fields if f.calculate}
+        policy_of(workbook, bare.root), value_expressions(xml, bare)
     )
     findings += [_derived_finding(bare.root, d) for d in derived]
     policy, audits = protect_audit_logs(
@@ -111,6 +112,21 @@ def build_xform(
         warnings=[*findings, *pyxform_warnings],
         model=model,
     )
+
+
+def value_expressions(xml: bytes, model: FormModel) -> dict[str, str]:
+    """Map each field to the expressions that set its value, joined when there are several.
+
+    A bind's ``calculate`` is one; a ``setvalue`` action's ``value`` is another, wherever it
+    stands (in the model, or in the body under the control that triggers it). pyxform writes
+    one for a calculation with a ``trigger`` and for a dynamic ``default`` (``${full_name}``).
+    """
+    found = {f.path: [f.calculate] for f in model.fields if f.calculate}
+    for element in parse_xml(xml, what="XForm", limit=MAX_XFORM_BYTES).iter():
+        ref, value = (element.get("ref") or "").strip(), element.get("value")
+        if local(element.tag) == "setvalue" and value and model.has_field(ref):
+            found.setdefault(model.field(ref).path, []).append(value)
+    return {path: " ".join(values) for path, values in found.items()}
 
 
 def _derived_finding(root: str, derived: Derived) -> Finding:

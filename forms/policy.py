@@ -242,7 +242,7 @@ def _identifier_type(rule: str, facts: RowFacts) -> str:
 
 @dataclass(frozen=True)
 class Derived:
-    """A calculated field that computes its value from protected fields."""
+    """A field whose value is computed from protected fields (by a calculation or a default)."""
 
     path: str
     #: The protected field it was found to use first (directly or through other calculates).
@@ -259,15 +259,17 @@ def derive_protection(
 ) -> tuple[PIIPolicy, list[Derived]]:
     """Protect calculated fields that compute their value from protected ones.
 
-    ``calculates`` maps each calculated field's path to its expression (the settings'
-    ``instance_name`` is one: ``meta/instanceName``). A calculation that names an identifier, a
-    sensitive or a dropped field, directly or through other calculations, can carry its value
-    (``concat`` of a name into the instance name, a phone number reformatted), so it is stored
-    as ``drop`` when it uses a dropped field and sealed as ``sensitive`` otherwise. Quasi-
-    identifiers are left to their author: what is computed from one (an age from a date of
-    birth, a minor flag from an age) is the analysis variable the rule exists to allow. A
-    calculation with a ``pii`` value of its own keeps it. Fields are matched by name, which errs
-    towards protecting: a calculation naming a field its form has twice is protected by either.
+    ``calculates`` maps the path of each field whose value is computed to its expression: a
+    bind's ``calculate`` (the settings' ``instance_name`` is one: ``meta/instanceName``) or a
+    ``setvalue`` action's value (a calculation's ``trigger``, a dynamic ``default``), several
+    joined. A calculation that names an identifier, a sensitive or a dropped field, directly or
+    through other calculations, can carry its value (``concat`` of a name into the instance
+    name, a phone number reformatted, a copy made when it changes), so it is stored as ``drop``
+    when it uses a dropped field and sealed as ``sensitive`` otherwise. Quasi-identifiers are
+    left to their author: what is computed from one (an age from a date of birth, a minor flag
+    from an age) is the analysis variable the rule exists to allow. A calculation with a
+    ``pii`` value of its own keeps it. Fields are matched by name, which errs towards
+    protecting: a calculation naming a field its form has twice is protected by either.
     """
     fields = dict(policy.fields)
     derived: dict[str, Derived] = {}

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from defusedxml.ElementTree import fromstring
 
-from forms.build import build_xform
+from forms.build import BuiltForm, build_xform
 from forms.errors import ErrorCode, FormError
 from forms.policy import PIIKind, PIIPolicy, PIIRule
 from forms.submission import parse_public_key
@@ -254,6 +254,60 @@ def test_calculations_from_protected_fields_are_protected_too(xlsform: Form) -> 
     assert any("'remark' uses 'notes'" in m and "dropped" in m for m in warned)
     # The policy written beside the XForm carries the derived rules.
     assert PIIPolicy.from_json(built.policy.to_json()) == built.policy
+
+
+SET_BY_ACTIONS = """
+| survey |
+|        | type      | name       | label    | pii        | calculation  | trigger      | default      |
+|        | text      | full_name  | Name     | identifier |              |              |              |
+|        | text      | story      | Story    | sensitive  |              |              |              |
+|        | text      | village    | Village  |            |              |              |              |
+|        | calculate | name_copy  |          |            | ${full_name} | ${full_name} |              |
+|        | text      | addressee  | To       |            |              |              | ${full_name} |
+|        | calculate | story_copy |          |            | ${story}     | ${story}     |              |
+|        | calculate | place      |          |            | ${village}   | ${village}   |              |
+| settings |
+|          | form_id | version |
+|          | actions | 1       |
+"""
+
+
+def _derived_warnings(built: BuiltForm) -> list[str]:
+    return [w.message for w in built.warnings if w.code is ErrorCode.PII_010]
+
+
+def test_a_triggered_copy_of_an_identifier_is_sealed(xlsform: Form) -> None:
+    # pyxform writes the trigger as <setvalue event="xforms-value-changed"> in the body.
+    built = build_xform(xlsform(SET_BY_ACTIONS))
+    assert b'<setvalue ref="/data/name_copy" event="xforms-value-changed"' in built.xml
+    assert built.policy.fields["/data/name_copy"] == PIIRule(PIIKind.SENSITIVE)
+    assert any(
+        "'name_copy' uses 'full_name'" in m and "sensitive" in m for m in _derived_warnings(built)
+    )
+
+
+def test_a_dynamic_default_from_an_identifier_is_sealed(xlsform: Form) -> None:
+    # pyxform writes the default as <setvalue event="odk-instance-first-load"> in the model.
+    built = build_xform(xlsform(SET_BY_ACTIONS))
+    assert b'<setvalue ref="/data/addressee" event="odk-instance-first-load"' in built.xml
+    assert built.policy.fields["/data/addressee"] == PIIRule(PIIKind.SENSITIVE)
+    assert any("'addressee' uses 'full_name'" in m for m in _derived_warnings(built))
+
+
+def test_a_triggered_copy_of_a_sensitive_field_is_sealed(xlsform: Form) -> None:
+    built = build_xform(xlsform(SET_BY_ACTIONS))
+    assert built.policy.fields["/data/story_copy"] == PIIRule(PIIKind.SENSITIVE)
+    assert any("'story_copy' uses 'story'" in m for m in _derived_warnings(built))
+
+
+def test_a_triggered_copy_of_an_ordinary_field_stays_plain(xlsform: Form) -> None:
+    built = build_xform(xlsform(SET_BY_ACTIONS))
+    sealed = {"/data/name_copy", "/data/addressee", "/data/story_copy"}
+    assert set(built.policy.fields) == {"/data/full_name", "/data/story", *sealed}
+    assert "/data/place" not in built.policy.fields
+    warned = _derived_warnings(built)
+    assert len(warned) == 3
+    assert not any("'place'" in m for m in warned)
 
 
 def test_an_audit_log_is_sealed_whatever_its_parameters(xlsform: Form) -> None:
