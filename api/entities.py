@@ -5,7 +5,8 @@ GET   /v1/projects/<p>/datasets/<name>                  with its properties
 POST  /v1/projects/<p>/datasets/<name>/properties       {name}
 GET   /v1/projects/<p>/datasets/<name>/entities         POST one {uuid?, label, data} or many
 GET   /v1/projects/<p>/datasets/<name>/entities/<uuid>  PATCH (?baseVersion | ?force), DELETE
-GET   /v1/projects/<p>/datasets/<name>.svc/Entities     OData rows ($top $skip $count $select)
+GET   /v1/projects/<p>/datasets/<name>.svc/Entities     OData rows, newest first ($top $skip
+      $skiptoken $count $filter $orderby $select; @odata.nextLink with $top when more follow)
 """
 
 from __future__ import annotations
@@ -30,10 +31,12 @@ from api.schemas.entities import (
 from collector import entities
 from collector.errors import CollectorError, InvalidInput
 from collector.models import Dataset, Entity
+from collector.odata.errors import BadOption, PropertyNotFound
+from collector.odata.query import Token
+from collector.odata.service import next_link
 from collector.roles import Action
 
 bp = Blueprint("entities", __name__, url_prefix="/v1/projects/<int:project_id>/datasets")
-CONFLICT_FILTER = "__system/conflict eq null"
 
 
 class ODataNotImplemented(CollectorError):
@@ -233,20 +236,40 @@ def delete_entity(project_id: int, name: str, entity_uuid: str) -> Response:
     return context.success()
 
 
-def _odata_row(dataset: Dataset, entity: Entity, props: list[str]) -> dict[str, Any]:
+_SYSTEM = (
+    "createdAt",
+    "creatorId",
+    "creatorName",
+    "updates",
+    "updatedAt",
+    "deletedAt",
+    "version",
+    "conflict",
+)
+_OPTIONS = frozenset({"$top", "$skip", "$count", "$filter", "$select", "$skiptoken", "$orderby"})
+
+
+def _odata_row(
+    dataset: Dataset, entity: Entity, props: list[str], names: dict[int, str | None]
+) -> dict[str, Any]:
+    """One entity as Central shapes it: a property without a value is '' (not null)."""
     opened = entities.contents(context.db(), context.secrets(), dataset, entity)
+    creator = entity.creator_id
+    system = {
+        "createdAt": iso(entity.created_at),
+        "creatorId": "" if creator is None else str(creator),
+        "creatorName": None if creator is None else names.get(creator),
+        "updates": entity.version - 1,
+        "updatedAt": iso(entity.updated_at),
+        "deletedAt": iso(entity.deleted_at),
+        "version": entity.version,
+        "conflict": None,
+    }
     return {
         "__id": entity.uuid,
         "label": opened.label,
-        "__system": {
-            "createdAt": iso(entity.created_at),
-            "creatorId": str(entity.creator_id or ""),
-            "updates": entity.version - 1,
-            "updatedAt": iso(entity.updated_at),
-            "version": entity.version,
-            "conflict": None,
-        },
-        **{p: opened.data.get(p) for p in props},
+        "__system": system,
+        **{p: opened.data.get(p, "") for p in props},
     }
 
 
@@ -254,47 +277,90 @@ def _int_option(name: str) -> int | None:
     value = request.args.get(name)
     if value is None:
         return None
-    if not value.isdigit():
+    if not value.strip().isdigit() or len(value.strip()) > 12:
         raise InvalidInput(f"{name} is a whole number", code=400.11)
     return int(value)
 
 
-def _check_options() -> None:
-    known = {"$top", "$skip", "$count", "$filter", "$select", "$skiptoken"}
-    unknown = sorted(k for k in request.args if k.startswith("$") and k not in known)
+def _selection(props: list[str]) -> set[str] | None:
+    """Read ``$select`` (None: everything); an unknown name is Central's 400.23."""
+    text = request.args.get("$select")
+    if text is None or text.strip() in ("", "*"):
+        return None
+    known = {"__id", "label", "__system", *(f"__system/{k}" for k in _SYSTEM), *props}
+    selected = {s.strip() for s in text.split(",")}
+    for name in sorted(selected):
+        if name not in known:
+            raise PropertyNotFound(name)
+    return selected
+
+
+def _select(row: dict[str, Any], selected: set[str] | None) -> dict[str, Any]:
+    """Keep the selected fields; ``__system/x`` nests ``x`` under ``__system``."""
+    if selected is None:
+        return row
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if key != "__system" and key in selected:
+            out[key] = value
+        elif key == "__system":
+            wanted = {
+                k: v
+                for k, v in value.items()
+                if "__system" in selected or (f"__system/{k}" in selected)
+            }
+            if wanted:
+                out[key] = wanted
+    return out
+
+
+def _feed_query() -> entities.FeedQuery:
+    unknown = sorted(k for k in request.args if k.startswith("$") and k not in _OPTIONS)
     if unknown:
         raise ODataNotImplemented(f"OData options {', '.join(unknown)} are not implemented")
-    wanted = request.args.get("$filter")
-    if wanted and " ".join(wanted.split()) != CONFLICT_FILTER:
-        raise ODataNotImplemented(f"entity $filter supports only {CONFLICT_FILTER!r}")
+    orderby = request.args.get("$orderby", "").strip()
+    token = request.args.get("$skiptoken")
+    try:
+        after = Token.decode(token) if token else None
+    except BadOption:
+        raise BadOption("Invalid $skiptoken", code=400.35, option="$skiptoken") from None
+    return entities.FeedQuery(
+        filter=request.args.get("$filter") or None,
+        orderby=entities.parse_feed_order(orderby) if orderby else (),
+        after=after,
+        skip=_int_option("$skip") or 0,
+        top=_int_option("$top"),
+        count=context.flag("$count", False),
+    )
 
 
 @bp.get("/<name>.svc/Entities")
 @operation(
-    "Entities as OData rows",
+    "Entities as OData rows, newest first",
     "project",
     query=(
-        ("$top", "integer", "at most this many"),
+        ("$top", "integer", "at most this many (with @odata.nextLink when more follow)"),
         ("$skip", "integer", "skip this many"),
+        ("$skiptoken", "string", "resume where the previous page stopped (from nextLink)"),
         ("$count", "boolean", "add @odata.count"),
-        ("$filter", "string", f"only {CONFLICT_FILTER!r}"),
-        ("$select", "string", "comma-separated properties"),
+        ("$filter", "string", f"on {', '.join(entities.FEED_FIELDS)}"),
+        ("$orderby", "string", "the same fields, each asc or desc"),
+        ("$select", "string", "comma-separated properties, __id, label, __system[/x]"),
     ),
 )
 def odata_entities(project_id: int, name: str) -> Response:
-    """Return an entity list's entities as OData JSON."""
+    """Return a page of an entity list's entities as OData JSON."""
     dataset, _ = _dataset(project_id, name, Action.ENTITY_READ)
-    _check_options()
-    props = [p.name for p in entities.properties(context.db(), dataset)]
-    live = entities.list_entities(context.db(), dataset)
-    skip, top = _int_option("$skip") or 0, _int_option("$top")
-    page = live[skip : None if top is None else skip + top]
-    rows = [_odata_row(dataset, e, props) for e in page]
-    selected = [s.strip() for s in request.args.get("$select", "").split(",") if s.strip()]
-    if selected:
-        rows = [{k: r.get(k) for k in selected} for r in rows]
+    session = context.db()
+    props = [p.name for p in entities.properties(session, dataset)]
+    selected = _selection(props)
+    page = entities.feed(session, dataset, _feed_query())
+    names = entities.creator_names(session, page.entities)
+    rows = [_select(_odata_row(dataset, e, props, names), selected) for e in page.entities]
     base = f"{request.host_url.rstrip('/')}/v1/projects/{project_id}/datasets/{name}.svc"
     doc: dict[str, Any] = {"@odata.context": f"{base}/$metadata#Entities", "value": rows}
-    if context.flag("$count", False):
-        doc["@odata.count"] = len(live)
+    if page.count is not None:
+        doc["@odata.count"] = page.count
+    if page.resume is not None:
+        doc["@odata.nextLink"] = next_link(base, "Entities", request.args, page.resume)
     return jsonify(doc)

@@ -4,24 +4,35 @@ An entity's label and data may name people, so both are sealed together under th
 data key (bound to the project, list and uuid); only ids, versions and times are plain.
 Versions follow Central: each update adds one, and an update must name the version it was based
 on (``baseVersion``) unless it is forced.
+
+The OData feed (``feed``) reads as Central's does: newest first (``createdAt`` then id,
+descending), ``$filter`` and ``$orderby`` on ``__id`` and ``__system/`` ``createdAt``,
+``updatedAt``, ``deletedAt``, ``creatorId`` and ``conflict`` (the submission feed's filter parser
+with an entity column map; deleted entities only when the filter names ``deletedAt``), and keyset
+pages: a ``$skiptoken`` names the last entity of the previous page. An ordered read pages by
+``$skip`` instead.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import uuid as uuidlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, and_, func, null, or_, select
 from sqlalchemy.orm import Session
 
 from collector import audit, keyring, vault
 from collector.audit import Actor
 from collector.errors import Conflict, InvalidInput, NotFound
-from collector.models import Dataset, DatasetProperty, Entity, utcnow
+from collector.models import Dataset, DatasetProperty, Entity, User, utcnow
+from collector.odata.errors import BadOption, ODataNotImplemented
+from collector.odata.filter import Expr, Target, matches, parse, split
+from collector.odata.query import Token
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,199}")
 _RESERVED = frozenset({"name", "label"})
@@ -284,3 +295,165 @@ def delete_entity(session: Session, dataset: Dataset, entity: Entity, *, actor: 
     audit.record(
         session, actor, "entity.delete", project_id=dataset.project_id, subject=entity.uuid
     )
+
+
+#: What the OData feed filters and orders on (Central's ``odataToColumnMap``): kind and column.
+#: Nothing here conflicts, so ``conflict`` is always null.
+FEED_FIELDS: dict[str, tuple[str, Any]] = {
+    "__id": ("string", Entity.uuid),
+    "__system/createdAt": ("datetime", Entity.created_at),
+    "__system/updatedAt": ("datetime", Entity.updated_at),
+    "__system/deletedAt": ("datetime", Entity.deleted_at),
+    "__system/creatorId": ("int", Entity.creator_id),
+    "__system/conflict": ("string", null()),
+}
+_IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_]{0,60}(/[A-Za-z_][A-Za-z0-9_]{0,60}){0,4}")
+
+
+def _unsupported_field(name: str, option: str) -> ODataNotImplemented:
+    # Name the field only as an identifier: the text might hold anything, even a person's name.
+    shown = name if _IDENTIFIER.fullmatch(name) else option
+    return ODataNotImplemented(
+        f"The given OData filter expression references fields not supported by this server: "
+        f"{shown}",
+        code=501.5,
+    )
+
+
+def parse_feed_order(text: str) -> tuple[tuple[str, bool], ...]:
+    """Read an entity ``$orderby``: comma-separated ``field [asc|desc]`` (descending: True)."""
+    clauses = []
+    for clause in text.split(","):
+        name, *rest = clause.split() or [""]
+        if name not in FEED_FIELDS:
+            raise _unsupported_field(name, "$orderby")
+        if len(rest) > 1 or (rest and rest[0].lower() not in ("asc", "desc")):
+            raise _unsupported_field(f"the direction after {name} (asc or desc)", "$orderby")
+        clauses.append((name, bool(rest) and rest[0].lower() == "desc"))
+    return tuple(clauses)
+
+
+@dataclass(frozen=True)
+class FeedQuery:
+    """One read of the OData feed: filter, order, where to start and how many."""
+
+    filter: str | None = None
+    orderby: tuple[tuple[str, bool], ...] = ()
+    after: Token | None = None
+    skip: int = 0
+    top: int | None = None
+    count: bool = False
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    """One page of the feed, the count of all matches if asked, and where the next page starts:
+    a token after the last entity, or for an ordered read the next ``$skip``."""
+
+    entities: list[Entity]
+    count: int | None
+    resume: Token | int | None
+
+
+@dataclass
+class _FeedFilter:
+    sql: list[ColumnElement[bool]]
+    rest: Expr | None
+    deleted: bool  # the filter names deletedAt, so deleted entities are not left out
+
+
+def _feed_filter(text: str | None) -> _FeedFilter:
+    named: set[str] = set()
+
+    def resolve(name: str) -> Target:
+        if name not in FEED_FIELDS:
+            raise _unsupported_field(name, "$filter")
+        named.add(name)
+        kind, column = FEED_FIELDS[name]
+        return Target(name, kind, column)
+
+    expr = parse(text, resolve) if text else None
+    sql, rest = split(expr)
+    return _FeedFilter(sql, rest, "__system/deletedAt" in named)
+
+
+def _feed_value(entity: Entity, key: str) -> Any:
+    return {
+        "__id": entity.uuid,
+        "__system/createdAt": entity.created_at,
+        "__system/updatedAt": entity.updated_at,
+        "__system/deletedAt": entity.deleted_at,
+        "__system/creatorId": entity.creator_id,
+        "__system/conflict": None,
+    }[key]
+
+
+def _cursor(session: Session, dataset: Dataset, token: Token) -> ColumnElement[bool]:
+    last = session.get(Entity, token.submission)
+    if last is None or last.dataset_id != dataset.id or token.position is not None:
+        raise BadOption("Invalid $skiptoken", code=400.35, option="$skiptoken")
+    return or_(
+        Entity.created_at < last.created_at,
+        and_(Entity.created_at == last.created_at, Entity.id < last.id),
+    )
+
+
+def _order(orderby: tuple[tuple[str, bool], ...]) -> list[Any]:
+    if not orderby:
+        return [Entity.created_at.desc(), Entity.id.desc()]
+    clauses: list[Any] = []
+    for name, descending in orderby:
+        if name != "__system/conflict":  # always null: no order to add
+            column = FEED_FIELDS[name][1]
+            clauses.append(column.desc().nulls_last() if descending else column.asc().nulls_first())
+    clauses.append(Entity.id.desc() if orderby[0][1] else Entity.id.asc())
+    return clauses
+
+
+def feed(session: Session, dataset: Dataset, query: FeedQuery) -> FeedPage:
+    """Read one page of an entity list's OData feed (entities, not yet opened)."""
+    found = _feed_filter(query.filter)
+    where = [Entity.dataset_id == dataset.id, *found.sql]
+    if not found.deleted:
+        where.append(Entity.deleted_at.is_(None))
+    count = _feed_count(session, where, found.rest) if query.count else None
+    ordered = bool(query.orderby)
+    if query.after is not None and not ordered:
+        where.append(_cursor(session, dataset, query.after))
+    skip = 0 if query.after is not None and not ordered else query.skip
+    stmt: Select[Entity] = select(Entity).where(*where).order_by(*_order(query.orderby))
+    if found.rest is None:
+        stmt = stmt.offset(skip or None)
+        if query.top is not None:
+            stmt = stmt.limit(query.top + 1)
+        candidates = list(session.scalars(stmt))
+    else:
+        rest = found.rest
+        matching = (e for e in session.scalars(stmt) if matches(rest, _bind(e)))
+        stop = None if query.top is None else skip + query.top + 1
+        candidates = list(itertools.islice(matching, skip, stop))
+    page = candidates if query.top is None else candidates[: query.top]
+    more = len(candidates) > len(page) and bool(page)
+    resume: Token | int | None = None
+    if more:
+        resume = skip + len(page) if ordered else Token(page[-1].id)
+    return FeedPage(page, count, resume)
+
+
+def _bind(entity: Entity) -> Callable[[str], Any]:
+    return lambda key: _feed_value(entity, key)
+
+
+def _feed_count(session: Session, where: list[ColumnElement[bool]], rest: Expr | None) -> int:
+    if rest is None:
+        return int(session.scalar(select(func.count(Entity.id)).where(*where)) or 0)
+    return sum(1 for e in session.scalars(select(Entity).where(*where)) if matches(rest, _bind(e)))
+
+
+def creator_names(session: Session, entities: Sequence[Entity]) -> dict[int, str | None]:
+    """Return the display names of the users who created these entities (as submitterName)."""
+    ids = {e.creator_id for e in entities if e.creator_id is not None}
+    if not ids:
+        return {}
+    rows = session.execute(select(User.id, User.display_name).where(User.id.in_(ids)))
+    return {row.id: row.display_name for row in rows}

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
 
+from collector.db import transaction
+from collector.models import User
 from tests.collector.rawdb import raw_database_bytes
 from tests.support.central import Api, Central
 
@@ -90,7 +95,162 @@ def test_entities_as_odata(trees: tuple[Api, str]) -> None:
     assert doc["@odata.context"].endswith("$metadata#Entities")
     assert [set(r) for r in doc["value"]] == [{"__id", "label"}] * 2
     full = api.get(f"{base}/trees.svc/Entities").get_json()["value"]
-    assert full[2]["height"] == "C"
+    assert full[0]["height"] == "C"  # newest first, as Central
     assert full[0]["__system"]["version"] == 1
     unsupported = api.get(f"{base}/trees.svc/Entities?%24filter=label+eq+%27A%27")
     assert unsupported.status_code == 501
+
+
+SVC = "trees.svc/Entities"
+
+
+def _seed(api: Api, base: str, labels: tuple[str, ...] = ("A", "B", "C")) -> dict[str, str]:
+    """Create entities one by one (oldest first); return their uuids by label."""
+    made = {}
+    for label in labels:
+        answer = api.post(f"{base}/trees/entities", json={"label": label, "data": {"height": "1"}})
+        assert answer.status_code == 200, answer.get_json()
+        made[label] = answer.get_json()["uuid"]
+    return made
+
+
+def _follow(api: Api, link: str) -> dict[str, Any]:
+    parts = urlsplit(link)
+    answer = api.get(f"{parts.path}?{parts.query}")
+    assert answer.status_code == 200, answer.get_json()
+    doc: dict[str, Any] = answer.get_json()
+    return doc
+
+
+def _labels(api: Api, base: str, query: str) -> list[str]:
+    answer = api.get(f"{base}/{SVC}?{query}")
+    assert answer.status_code == 200, answer.get_json()
+    return [r["label"] for r in answer.get_json()["value"]]
+
+
+def test_entity_feed_pages_with_a_skiptoken(trees: tuple[Api, str]) -> None:
+    api, base = trees
+    made = _seed(api, base)
+    first = api.get(f"{base}/{SVC}?%24top=1&%24count=True").get_json()
+    assert first["@odata.count"] == 3
+    assert [r["label"] for r in first["value"]] == ["C"]
+    link = first["@odata.nextLink"]
+    query = parse_qs(urlsplit(link).query)
+    assert query["$top"] == ["1"]
+    assert query["$count"] == ["True"]
+    assert query["$skiptoken"][0].startswith("01")
+    assert urlsplit(link).path == f"{base}/{SVC}"
+    # The token is a cursor, not an offset: deleting the page's entity does not shift the next.
+    assert api.delete(f"{base}/trees/entities/{made['C']}").status_code == 200
+    second = _follow(api, link)
+    assert [r["label"] for r in second["value"]] == ["B"]
+    assert second["@odata.count"] == 2
+    third = _follow(api, second["@odata.nextLink"])
+    assert [r["label"] for r in third["value"]] == ["A"]
+    assert "@odata.nextLink" not in third
+    # $skip still works, and links on with a token; a last full page has no link.
+    skipped = api.get(f"{base}/{SVC}?%24skip=1&%24top=1").get_json()
+    assert [r["label"] for r in skipped["value"]] == ["A"]
+    assert "@odata.nextLink" not in skipped
+    assert "@odata.nextLink" not in api.get(f"{base}/{SVC}?%24top=2").get_json()
+    assert "@odata.nextLink" not in api.get(f"{base}/{SVC}").get_json()
+    bad = api.get(f"{base}/{SVC}?%24skiptoken=nonsense")
+    assert bad.status_code == 400
+    assert bad.get_json()["code"] == 400.35
+
+
+def test_entity_feed_filters_and_orders_on_system_fields(
+    central: Central, trees: tuple[Api, str]
+) -> None:
+    api, base = trees
+    made = _seed(api, base)
+    creator = api.get(f"{base}/{SVC}").get_json()["value"][0]["__system"]["creatorId"]
+    patched = api.patch(f"{base}/trees/entities/{made['A']}?force=true", json={"label": "A2"})
+    assert patched.status_code == 200
+    assert api.delete(f"{base}/trees/entities/{made['B']}").status_code == 200
+    assert _labels(api, base, f"%24filter=__system/creatorId+eq+{creator}") == ["C", "A2"]
+    assert _labels(api, base, "%24filter=__system/creatorId+eq+999999") == []
+    assert _labels(api, base, f"%24filter=__id+eq+%27{made['C']}%27") == ["C"]
+    assert _labels(api, base, f"%24filter=__id+ne+%27{made['C']}%27") == ["A2"]
+    assert _labels(api, base, "%24filter=__system/createdAt+gt+2020-01-01") == ["C", "A2"]
+    assert _labels(api, base, "%24filter=__system/createdAt+lt+2020-01-01") == []
+    assert _labels(api, base, "%24filter=__system/createdAt+le+now()") == ["C", "A2"]
+    assert _labels(api, base, "%24filter=__system/updatedAt+ne+null") == ["A2"]
+    assert _labels(api, base, "%24filter=__system/updatedAt+eq+null") == ["C"]
+    both = "__system/updatedAt+ge+2020-01-01T00:00:00Z+and+__system/conflict+eq+null"
+    assert _labels(api, base, f"%24filter={both}") == ["A2"]
+    either = f"__system/updatedAt+ne+null+or+__id+eq+%27{made['C']}%27"
+    assert _labels(api, base, f"%24filter={either}") == ["C", "A2"]
+    assert _labels(api, base, "%24filter=year(__system/createdAt)+ge+2020") == ["C", "A2"]
+    assert _labels(api, base, "%24filter=not+(__system/updatedAt+eq+null)") == ["A2"]
+    # Deleted entities appear only when the filter asks about deletedAt, as in Central.
+    assert _labels(api, base, "%24filter=__system/deletedAt+ne+null") == ["B"]
+    deleted = api.get(f"{base}/{SVC}?%24filter=__system/deletedAt+ne+null").get_json()
+    assert deleted["value"][0]["__system"]["deletedAt"].endswith("Z")
+    counted = api.get(f"{base}/{SVC}?%24filter=__system/updatedAt+eq+null&%24count=true")
+    assert counted.get_json()["@odata.count"] == 1
+    # Ordering: oldest first, by update (nulls last when descending), with paging by $skip.
+    assert _labels(api, base, "%24orderby=__system/createdAt+asc") == ["A2", "C"]
+    assert _labels(api, base, "%24orderby=__system/updatedAt+desc") == ["A2", "C"]
+    assert _labels(api, base, "%24orderby=__system/updatedAt") == ["C", "A2"]
+    assert _labels(api, base, "%24orderby=__id,__system/createdAt+DESC") == sorted(
+        ["C", "A2"], key=lambda label: made[label[0]]
+    )
+    page = api.get(f"{base}/{SVC}?%24orderby=__system/createdAt&%24top=1").get_json()
+    assert [r["label"] for r in page["value"]] == ["A2"]
+    assert parse_qs(urlsplit(page["@odata.nextLink"]).query)["$skip"] == ["1"]
+    assert [r["label"] for r in _follow(api, page["@odata.nextLink"])["value"]] == ["C"]
+    # Not on properties (Central neither); unparseable filters are 400.
+    for query in ("%24filter=label+eq+%27A%27", "%24orderby=label", "%24orderby=__id+up"):
+        answer = api.get(f"{base}/{SVC}?{query}")
+        assert answer.status_code == 501, query
+        assert answer.get_json()["code"] == 501.5
+    assert api.get(f"{base}/{SVC}?%24filter=__id+eq").get_json()["code"] == 400.18
+    assert api.get(f"{base}/{SVC}?%24search=x").status_code == 501
+
+
+def test_entity_feed_select_nests_system_fields(trees: tuple[Api, str]) -> None:
+    api, base = trees
+    _seed(api, base, ("A",))
+    [row] = api.get(f"{base}/{SVC}?%24select=__id,__system/createdAt").get_json()["value"]
+    assert set(row) == {"__id", "__system"}
+    assert set(row["__system"]) == {"createdAt"}
+    assert row["__system"]["createdAt"].endswith("Z")
+    [row] = api.get(f"{base}/{SVC}?%24select=height,__system").get_json()["value"]
+    assert row["height"] == "1"
+    assert set(row) == {"height", "__system"}
+    assert len(row["__system"]) == 8
+    [row] = api.get(f"{base}/{SVC}?%24select=*").get_json()["value"]
+    assert {"__id", "label", "__system", "height"} == set(row)
+    for bogus in ("bogus", "__id,__system/bogus"):
+        answer = api.get(f"{base}/{SVC}?%24select={bogus}")
+        assert answer.status_code == 400, bogus
+        assert answer.get_json()["code"] == 400.23
+
+
+def test_entity_feed_rows_are_shaped_as_centrals(central: Central, trees: tuple[Api, str]) -> None:
+    api, base = trees
+    with transaction(central.instance.sessions) as session:
+        admin = session.query(User).filter_by(email="admin@example.org").one()
+        admin.display_name = "Field lead"
+    assert api.post(f"{base}/trees/properties", json={"name": "notes"}).status_code == 200
+    made = api.post(f"{base}/trees/entities", json={"label": "A", "data": {"height": "2"}})
+    assert made.status_code == 200
+    [row] = api.get(f"{base}/{SVC}").get_json()["value"]
+    assert row["notes"] == ""  # no value is '' (pyodk's merge compares strings)
+    assert row["height"] == "2"
+    assert set(row["__system"]) == {
+        "createdAt",
+        "creatorId",
+        "creatorName",
+        "updates",
+        "updatedAt",
+        "deletedAt",
+        "version",
+        "conflict",
+    }
+    system = row["__system"]
+    assert system["creatorName"] == "Field lead"
+    assert system["creatorId"] == str(made.get_json()["creatorId"])
+    assert system["deletedAt"] is None
+    assert (system["updates"], system["version"], system["conflict"]) == (0, 1, None)
