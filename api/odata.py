@@ -3,19 +3,22 @@
 GET /v1/projects/<p>/forms/<f>.svc                       service document
 GET /v1/projects/<p>/forms/<f>.svc/$metadata             CSDL (application/xml)
 GET /v1/projects/<p>/forms/<f>.svc/Submissions           $top $skip $count $filter $select
-GET /v1/projects/<p>/forms/<f>.svc/Submissions.<repeat>  $expand=* $wkt $skiptoken
+GET /v1/projects/<p>/forms/<f>.svc/Submissions.<repeat>  $expand=* $wkt $skiptoken $orderby
 GET /v1/projects/<p>/forms/<f>.svc/Submissions('<id>')[/<repeat>…]
 
 Readers are data managers of the project and admins; only admins see sensitive values (each
-such read is audited), and nobody gets an identifier's original through OData.
+such read is audited), and nobody gets an identifier's original through OData. Rows are
+streamed: without ``$top`` a table comes whole, as Central sends it.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, request
+from sqlalchemy.orm import Session
 
 from api import context
 from collector import odata, publishing
@@ -68,7 +71,7 @@ def resource(project_id: int, xml_form_id: str, target: str) -> Response:
     actor = context.actor()
     admin = actor.role == Role.ADMIN.value
     viewer = Viewer(context.secrets(), sensitive=True) if admin else Viewer()
-    page = odata.read(
+    body = odata.read(
         session,
         form,
         target,
@@ -76,6 +79,21 @@ def resource(project_id: int, xml_form_id: str, target: str) -> Response:
         viewer=viewer,
         service_url=url,
         actor=actor,
-        page_size=int(current_app.config.get("ODATA_PAGE_SIZE", odata.PAGE_SIZE)),
+        page_size=current_app.config.get("ODATA_PAGE_SIZE"),
     )
-    return _json(page)
+    response = Response(_streamed(body, session), content_type=odata.JSON_TYPE)
+    response.headers["OData-Version"] = "4.0"
+    return response
+
+
+def _streamed(body: Iterator[str], session: Session) -> Iterator[str]:
+    """Send the rows after the view has returned, then end the transaction they were read in.
+
+    The request's teardown has closed the session by the time the server iterates; reading
+    opens a new transaction on it, which nothing else would close (on PostgreSQL an open
+    transaction holds locks), so the stream closes it, also when the client goes away.
+    """
+    try:
+        yield from body
+    finally:
+        session.close()

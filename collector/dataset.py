@@ -188,17 +188,19 @@ def entries(
     form: Form,
     *,
     batch: int = BATCH,
-    after_id: int = 0,
+    after_id: int | None = None,
     limit: int | None = None,
     where: Sequence[ColumnElement[bool]] = (),
     order: Sequence[ColumnElement[Any]] = (),
     offset: int = 0,
+    newest_first: bool = False,
 ) -> Iterator[list[Entry]]:
     """Yield processed submissions of a form in id order, a batch at a time (keyset paging).
 
-    ``where`` adds conditions on the submissions table (OData filters on submission metadata).
-    With ``order`` (an OData ``$orderby``) they come in that order instead, paged by offset,
-    from ``offset`` on; ``after_id`` is then not used.
+    ``after_id`` resumes after that submission in the walk's order (oldest first, or with
+    ``newest_first`` newest first). ``where`` adds conditions on the submissions table (OData
+    filters on submission metadata). With ``order`` (an OData ``$orderby``) they come in that
+    order instead, paged by offset, from ``offset`` on; ``after_id`` is then not used.
     """
     stmt = (
         select(*_ENTRY_COLUMNS, SubmissionRecord.data.label("record_data"))
@@ -210,15 +212,21 @@ def entries(
         )
         .limit(bindparam("size"))
     )
+    keyed = stmt
     if order:
-        stmt = stmt.order_by(*order).offset(bindparam("offset"))
+        stmt = keyed = stmt.order_by(*order).offset(bindparam("offset"))
+    elif newest_first:
+        stmt = stmt.order_by(Submission.id.desc())
+        keyed = stmt.where(Submission.id < bindparam("after"))
     else:
-        stmt = stmt.where(Submission.id > bindparam("after")).order_by(Submission.id)
+        stmt = stmt.order_by(Submission.id)
+        keyed = stmt.where(Submission.id > bindparam("after"))
     last, sent = after_id, 0
     while limit is None or sent < limit:
         size = batch if limit is None else min(batch, limit - sent)
         params = {"offset": offset + sent} if order else {"after": last}
-        rows = session.connection().execute(stmt, {**params, "size": size}).all()
+        query = stmt if last is None and not order else keyed
+        rows = session.connection().execute(query, {**params, "size": size}).all()
         if not rows:
             return
         yield [Entry(row, json.loads(row.record_data)) for row in rows]

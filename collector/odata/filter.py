@@ -7,6 +7,7 @@ Grammar (OData's precedence: ``not`` over comparisons over ``and`` over ``or``):
     unary      := "not" unary | "(" expr ")" | comparison
     comparison := operand ("eq"|"ne"|"gt"|"ge"|"lt"|"le") operand
     operand    := property | literal | fn "(" property ")" | "now()"
+    property   := ["$root/Submissions/"] name ("/" name)*
     fn         := year | month | day | hour | minute | second
     literal    := 'string' | number | 2024-05-01 | 2024-05-01T10:00:00Z | null | true | false
 
@@ -43,7 +44,7 @@ _TOKEN = re.compile(
     |(?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))
     |(?P<date>\d{4}-\d{2}-\d{2})
     |(?P<number>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
-    |(?P<name>[A-Za-z_][A-Za-z0-9_-]*(?:/[A-Za-z_][A-Za-z0-9_-]*)*)
+    |(?P<name>(?:\$root/Submissions/)?[A-Za-z_][A-Za-z0-9_-]*(?:/[A-Za-z_][A-Za-z0-9_-]*)*)
     |(?P<punct>[(),])""",
     re.VERBOSE,
 )

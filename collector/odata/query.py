@@ -58,6 +58,11 @@ ORDERABLE = (
     "__system/reviewState",
     "__system/deletedAt",
 )
+#: How a filter or an order names the submission a row belongs to (any table).
+ROOT = "$root/Submissions/"
+#: The lookup key of the submission's ``__id`` named through ``$root`` (a repeat row's own
+#: ``__id`` is its row id).
+ROOT_ID = "$root/__id"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,60}(/[A-Za-z_][A-Za-z0-9_]{0,60}){0,8}")
 _SEGMENT = re.compile(r"^([^(]+)\('((?:[^']|'')*)'\)$")
 _SYSTEM_KINDS = {
@@ -194,8 +199,8 @@ def parse_orderby(text: str) -> tuple[tuple[str, bool], ...]:
     clauses = []
     for clause in text.split(","):
         name, *rest = clause.split() or [""]
-        if name.startswith("$root/Submissions/"):
-            name = name[len("$root/Submissions/") :]
+        if name.startswith(ROOT):
+            name = name[len(ROOT) :]
         if name not in ORDERABLE:
             raise _unsupported(name)
         if len(rest) > 1 or (rest and rest[0].lower() not in ("asc", "desc")):
@@ -321,6 +326,16 @@ def resolver(table: Node) -> Callable[[str], Target]:
     """Return the filter's name resolver for a table."""
 
     def resolve(name: str) -> Target:
+        if name.startswith(ROOT):
+            name = name[len(ROOT) :]
+            if name == "__id":
+                return Target(ROOT_ID, "string", logical("instance_id"))
+            if table.kind != "root" and not name.startswith("__system/"):
+                raise ODataNotImplemented(
+                    "The given OData filter expression references fields not supported by this "
+                    "server: only __id and __system/… of $root/Submissions",
+                    code=501.5,
+                )
         if name.startswith("__system/"):
             part = name.split("/", 1)[1]
             if part not in dict(SYSTEM_PROPERTIES):

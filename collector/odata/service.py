@@ -1,16 +1,19 @@
-"""Serving a form's tables over OData: pages of rows, counts and next links, streamed.
+"""Serving a form's tables over OData: rows, counts and next links, streamed.
 
+As Central: without ``$top`` a request gets every matching row (pyodk's ``get_table`` reads one
+response and does not follow next links); with ``$top`` a page stops there and, when rows remain,
+ends with an ``@odata.nextLink`` carrying a ``$skiptoken``. Rows come newest submission first.
 Records are read in keyset batches (``dataset.entries``), filtered in SQL where the filter is on
-submission metadata and on rendered rows otherwise, and a page stops at ``page_size`` rows (or
-``$top``) with an ``@odata.nextLink`` carrying a ``$skiptoken``; memory holds one batch and one
-page, never the form. A ``$orderby`` reads in its order by offset instead, and its next link
-carries ``$skip`` (Central refuses ``$orderby`` with ``$skiptoken``).
+submission metadata and on rendered rows otherwise, and the JSON is written as rows are made:
+memory holds one batch, never the table. A ``$orderby`` reads in its order by offset instead,
+and its next link carries ``$skip`` (Central refuses ``$orderby`` with ``$skiptoken``).
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping
+import json
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -27,6 +30,7 @@ from collector.odata.edm import Schema, metadata_xml, schema_for
 from collector.odata.edm import service_document as _service_document
 from collector.odata.filter import Expr, Lookup, matches, parse, split
 from collector.odata.query import (
+    ROOT_ID,
     Options,
     Resource,
     Token,
@@ -42,7 +46,8 @@ from collector.odata.versions import CURRENT, named
 from collector.publishing import current_version
 from forms.policy import PIIKind
 
-PAGE_SIZE = 250
+#: Characters of JSON gathered before a chunk is handed to the server.
+CHUNK = 64 * 1024
 # Records read per query when a page needs few: enough to amortise the query, small enough that
 # a one-row page does not decode a full batch.
 MIN_BATCH = 50
@@ -77,7 +82,8 @@ class _Scan:
     ) -> Iterator[tuple[Row, Token]]:
         """Yield matching rows in order, each with the token that resumes after it (with an
         ``order``: from the ``offset``-th submission on, ``after`` unused)."""
-        start = 0 if after is None else after.submission - (0 if self.is_root else 1)
+        # Newest first: a root row resumes below its submission, a repeat row within it.
+        start = None if after is None else after.submission + (0 if self.is_root else 1)
         scan = entries(
             self.session,
             self.form,
@@ -86,6 +92,7 @@ class _Scan:
             where=self.sql,
             order=self.order,
             offset=offset,
+            newest_first=True,
         )
         for found in scan:
             self.shaper.renderer.prefetch([e.document for e in found])
@@ -99,7 +106,8 @@ class _Scan:
         number = int(entry.submission.id)
         if self.is_root:
             row, values = self.shaper.root(record, system)
-            if self._keep(system, values, {"__id": record.instance_id}):
+            ids = {"__id": record.instance_id, ROOT_ID: record.instance_id}
+            if self._keep(system, values, ids):
                 yield row, Token(number)
             return
         table = self.resource.table
@@ -113,7 +121,11 @@ class _Scan:
                 for path, wanted in self.resource.within
             ):
                 continue
-            ids = {"__id": item.row["__id"], table.parent_key: item.parent_id}
+            ids = {
+                "__id": item.row["__id"],
+                table.parent_key: item.parent_id,
+                ROOT_ID: record.instance_id,
+            }
             if self._keep(system, item.values, ids):
                 yield item.row, Token(number, item.position)
 
@@ -147,42 +159,40 @@ class _Scan:
 
     def skip_in_sql(self, skip: int) -> Token | None:
         """Return the token after the first ``skip`` submissions (None: there are no more)."""
-        stmt = self._base(Submission.id).order_by(Submission.id).offset(skip - 1).limit(1)
+        stmt = self._base(Submission.id).order_by(Submission.id.desc()).offset(skip - 1).limit(1)
         found = self.session.scalar(stmt)
         return None if found is None else Token(int(found))
 
-    def page(self, options: Options, page_size: int) -> tuple[list[Row], Token | int | None]:
-        """Return one page of rows and, when more rows follow, where to resume: a token, or
-        with a ``$orderby`` the ``$skip`` of the next page."""
-        limit = page_size if options.top is None else min(options.top, page_size)
+    def page(self, options: Options, limit: int | None) -> Generator[Row, None, Token | int | None]:
+        """Yield the rows of a page (``limit`` rows, or all with None) and return, when more
+        rows follow, where to resume: a token, or with a ``$orderby`` the next ``$skip``."""
         if self.order:
-            return self._ordered_page(options.skip, limit)
+            return (yield from self._ordered_page(options.skip, limit))
         after, skip = options.skiptoken, 0 if options.skiptoken else options.skip
         if skip and self.is_root and self.rest is None:
             after, skip = self.skip_in_sql(skip), 0
             if after is None:
-                return [], None
-        rows: list[Row] = []
+                return None
+        sent = 0
         last: Token | None = None
-        batch = min(BATCH, max(MIN_BATCH, skip + limit + 1))
-        for row, token in itertools.islice(self.candidates(after, batch), skip, None):
-            if len(rows) >= limit:
-                return rows, last
-            rows.append(row)
-            last = token
-        return rows, None
+        for row, token in itertools.islice(self.candidates(after, _batch(skip, limit)), skip, None):
+            if limit is not None and sent >= limit:
+                return last
+            yield row
+            sent, last = sent + 1, token
+        return None
 
-    def _ordered_page(self, skip: int, limit: int) -> tuple[list[Row], int | None]:
+    def _ordered_page(self, skip: int, limit: int | None) -> Generator[Row, None, int | None]:
         # Root rows not filtered on their values skip in SQL; any other rows are skipped here.
         offset = skip if self.is_root and self.rest is None else 0
-        rows: list[Row] = []
-        batch = min(BATCH, max(MIN_BATCH, skip - offset + limit + 1))
-        found = self.candidates(None, batch, offset)
+        sent = 0
+        found = self.candidates(None, _batch(skip - offset, limit), offset)
         for row, _token in itertools.islice(found, skip - offset, None):
-            if len(rows) >= limit:
-                return rows, skip + len(rows)
-            rows.append(row)
-        return rows, None
+            if limit is not None and sent >= limit:
+                return skip + sent
+            yield row
+            sent += 1
+        return None
 
     def count(self) -> int:
         """Count every matching row of the table, ignoring paging."""
@@ -198,6 +208,11 @@ class _Scan:
         return sum(1 for _ in self.candidates(None, BATCH))
 
 
+def _batch(skip: int, limit: int | None) -> int:
+    """Records to read per query: few for a small page, a full batch for a whole table."""
+    return BATCH if limit is None else min(BATCH, max(MIN_BATCH, skip + limit + 1))
+
+
 def read(
     session: Session,
     form: Form,
@@ -207,9 +222,14 @@ def read(
     viewer: Viewer,
     service_url: str,
     actor: Actor | None = None,
-    page_size: int = PAGE_SIZE,
-) -> dict[str, Any]:
-    """Answer ``GET <service_url>/<path>?<args>``: one page of a table, Central's envelope."""
+    page_size: int | None = None,
+) -> Iterator[str]:
+    """Answer ``GET <service_url>/<path>?<args>``: Central's envelope as JSON text, in chunks.
+
+    The request is checked here (a bad option, path or filter raises before any text); the rows
+    are read as the returned iterator is consumed, within ``session``. ``page_size`` caps a page
+    where ``$top`` does not (None, as Central: no cap).
+    """
     schema = open_schema(session, form)
     resource = parse_resource(schema, path)
     options = parse_options(args)
@@ -218,14 +238,46 @@ def read(
         _require_submission(scan, resource.instance_id)
     if viewer.sensitive and actor is not None:
         _audit_sensitive(session, form, schema, resource, actor)
-    rows, token = scan.page(options, page_size)
-    envelope: dict[str, Any] = {"@odata.context": f"{service_url}/$metadata#{resource.name}"}
-    envelope["value"] = rows
+    sizes = [n for n in (options.top, page_size) if n is not None]
+    limit = min(sizes) if sizes else None
+    context = f"{service_url}/$metadata#{resource.name}"
+    return _body(scan, options, limit, context, lambda at: next_link(service_url, path, args, at))
+
+
+def _body(
+    scan: _Scan,
+    options: Options,
+    limit: int | None,
+    context: str,
+    link: Callable[[Token | int], str],
+) -> Iterator[str]:
+    """Write the envelope: context, rows as they are made, then count and next link."""
+    head = '{"@odata.context":' + _dumps(context) + ',"value":['
+    chunk, size, sent = [head], len(head), 0
+    rows = scan.page(options, limit)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration as done:
+            resume: Token | int | None = done.value
+            break
+        text = ("," if sent else "") + _dumps(row)
+        chunk.append(text)
+        size, sent = size + len(text), sent + 1
+        if size >= CHUNK:
+            yield "".join(chunk)
+            chunk, size = [], 0
+    chunk.append("]")
     if options.count:
-        envelope["@odata.count"] = scan.count()
-    if token is not None and rows:
-        envelope["@odata.nextLink"] = next_link(service_url, path, args, token)
-    return envelope
+        chunk.append(',"@odata.count":' + str(scan.count()))
+    if resume is not None and sent:
+        chunk.append(',"@odata.nextLink":' + _dumps(link(resume)))
+    chunk.append("}")
+    yield "".join(chunk)
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _scan(

@@ -8,7 +8,8 @@ top, as pyodk's documentation shows). Every body is searched for the planted pla
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,14 +20,14 @@ import pytest
 import requests
 from flask import Flask
 from pyodk.client import Client
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from api.config import Instance
 from collector import roles, users
 from collector.audit import CLI
 from collector.db import transaction
-from collector.models import AuditEntry, Project
-from tests.collector.odata_support import NOTES, PEOPLE, planted, profile_xml
+from collector.models import AuditEntry, FormVersion, Project
+from tests.collector.odata_support import NOTES, PEOPLE, Person, planted, profile_xml
 from tests.support.pipeline import process_all, publish, submit
 from tests.support.server import threaded_server
 from tests.support.site import instance_of
@@ -102,13 +103,15 @@ def test_data_manager_reads_pseudonymised_tables(site: Site) -> None:
     page = first.json()
     assert page["@odata.context"] == f"{site.svc()}/$metadata#Submissions"
     assert page["@odata.count"] == 3
-    assert [r["__id"] for r in page["value"]] == site.instance_ids[:2]
-    assert page["value"][0]["location"] == "POINT (28.98 41.01)"
-    assert page["value"][0]["narrative"] is None
+    newest_first = site.instance_ids[::-1]
+    assert [r["__id"] for r in page["value"]] == newest_first[:2]
     second = http.get(page["@odata.nextLink"], timeout=30)
-    assert [r["__id"] for r in second.json()["value"]] == site.instance_ids[2:]
+    [oldest] = second.json()["value"]
+    assert [oldest["__id"]] == newest_first[2:]
+    assert oldest["location"] == "POINT (28.98 41.01)"
+    assert oldest["narrative"] is None
     expanded = http.get(f"{site.svc()}/Submissions", params={"$expand": "*"}, timeout=30)
-    link = expanded.json()["value"][0]["household@odata.navigationLink"]
+    link = expanded.json()["value"][-1]["household@odata.navigationLink"]
     household = http.get(f"{site.svc()}/{link}", timeout=30)
     assert household.status_code == 200, household.text
     assert len(household.json()["value"]) == 2
@@ -119,7 +122,7 @@ def test_data_manager_reads_pseudonymised_tables(site: Site) -> None:
 def test_admin_sees_sensitive_values_and_is_audited(site: Site) -> None:
     http = site.login("admin@example.org")
     rows = http.get(f"{site.svc()}/Submissions", timeout=30).json()["value"]
-    assert [r["narrative"] for r in rows] == [p.narrative for p in PEOPLE]
+    assert [r["narrative"] for r in rows] == [p.narrative for p in reversed(PEOPLE)]
     assert secrets_in(json.dumps(rows, ensure_ascii=False), narratives=False) == []
     with site.instance.sessions() as session:
         actions = session.scalars(
@@ -187,20 +190,86 @@ def test_pyodk_get_table_and_pandas(site: Site, tmp_path: Path) -> None:
             form_id="profile", filter="__system/submissionDate gt 2020-01-01 and group_size ge 2"
         )
     assert table["@odata.count"] == 3
-    assert [r["__id"] for r in table["value"]] == site.instance_ids
-    assert [len(r["household"]) for r in table["value"]] == [2, 0, 1]
+    assert [r["__id"] for r in table["value"]] == site.instance_ids[::-1]
+    assert [len(r["household"]) for r in table["value"]] == [1, 0, 2]
     assert [set(r) for r in people["value"]] == [{"__id", "member_name"}] * 3
     assert filtered["value"] == []
     assert filtered["@odata.count"] == 0
-    assert [r["__id"] for r in recent["value"]] == [site.instance_ids[0], site.instance_ids[2]]
+    assert [r["__id"] for r in recent["value"]] == [site.instance_ids[2], site.instance_ids[0]]
     frame = pd.json_normalize(data=table["value"], sep="/")
     assert len(frame) == 3
     assert {"__id", "__system/submissionDate", "full_name", "dob", "location"} <= set(frame)
-    assert list(frame["dob"]) == ["1990", "1984", "2001"]
+    assert list(frame["dob"]) == ["2001", "1984", "1990"]
     assert frame["full_name"].str.match(r"^P[0-9A-Z]{3}(-[0-9A-Z]{4}){4}$").all()
     every = json.dumps([table, people, filtered, recent], ensure_ascii=False)
     assert secrets_in(every) == []
     assert NOTES not in every
+
+
+def connections_held(instance: Instance) -> Callable[[], int]:
+    """Count the instance's database connections checked out from now on, less those returned."""
+    balance = [0]
+
+    def out(*_args: object) -> None:
+        balance[0] += 1
+
+    def back(*_args: object) -> None:
+        balance[0] -= 1
+
+    event.listen(instance.engine, "checkout", out)
+    event.listen(instance.engine, "checkin", back)
+    return lambda: balance[0]
+
+
+def eventually(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
+    """Wait for a condition the server reaches after its last byte is sent."""
+    end = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+#: More rows than a server-side page (this server once capped pages at 250; Central never has).
+WHOLE = 300
+
+
+def test_pyodk_get_table_gets_every_row_in_one_streamed_response(
+    site: Site, tmp_path: Path
+) -> None:
+    """Without ``$top``, as Central: every row, newest first, and no next link (pyodk's
+    ``get_table`` would not follow one, so a script would silently see a part)."""
+    with site.instance.sessions() as session:
+        version = session.scalars(select(FormVersion)).one()
+        for n in range(WHOLE):
+            submit(session, version, profile_xml(Person(f"Kişi {n}", f"+90 555 {n:07d}",
+                   f"T{n:07d}", (), n, "1990-01-01", f"story {n}")))  # fmt: skip
+    process_all(site.instance.sessions, site.instance.kek)
+    with pyodk_client(site, tmp_path, "dm@example.org") as client:
+        table = client.submissions.get_table(form_id="profile", count=True)
+        top = client.submissions.get_table(form_id="profile", top=250)
+    rows = [r["__id"] for r in table["value"]]
+    assert len(rows) == len(set(rows)) == table["@odata.count"] == WHOLE + 3
+    assert rows[-3:] == site.instance_ids[::-1]
+    assert [r["group_size"] for r in table["value"][:2]] == [WHOLE - 1, WHOLE - 2]
+    assert "@odata.nextLink" not in table
+    assert [r["__id"] for r in top["value"]] == rows[:250]
+    http = site.login("dm@example.org")
+    rest = http.get(top["@odata.nextLink"], timeout=30)
+    assert [r["__id"] for r in rest.json()["value"]] == rows[250:]
+    held = connections_held(site.instance)
+    streamed = http.get(f"{site.svc()}/Submissions", stream=True, timeout=30)
+    assert "Content-Length" not in streamed.headers
+    assert len(streamed.json()["value"]) == WHOLE + 3
+    # The stream reads after the request's teardown; it must give its connection back (an
+    # open transaction on PostgreSQL holds locks), also when the client stops reading.
+    assert eventually(lambda: held() == 0)
+    cut = http.get(f"{site.svc()}/Submissions", stream=True, timeout=30)
+    next(cut.iter_content(1024))
+    cut.close()
+    assert eventually(lambda: held() == 0)
+    assert secrets_in(json.dumps(table, ensure_ascii=False)) == []
 
 
 def test_pyodk_pages_follow_next_links(app: Flask, site: Site, tmp_path: Path) -> None:
@@ -214,7 +283,7 @@ def test_pyodk_pages_follow_next_links(app: Flask, site: Site, tmp_path: Path) -
         while "@odata.nextLink" in page:
             page = client.session.get(page["@odata.nextLink"]).json()
             rows += page["value"]
-    assert [r["__id"] for r in rows] == site.instance_ids
+    assert [r["__id"] for r in rows] == site.instance_ids[::-1]
 
 
 def test_an_ordered_read_pages_through_its_next_links(app: Flask, site: Site) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -159,13 +160,13 @@ def read(
     args: dict[str, str] | None = None,
     *,
     viewer: Viewer | None = None,
-    page_size: int = odata.PAGE_SIZE,
+    page_size: int | None = None,
     actor: Actor | None = None,
 ) -> dict[str, Any]:
     """Read one page of a table as the API does."""
     with sessions() as session:
         form = session.scalars(select(Form).where(Form.xml_form_id == form_id)).one()
-        return odata.read(
+        body = odata.read(
             session,
             form,
             path,
@@ -175,6 +176,8 @@ def read(
             page_size=page_size,
             actor=actor,
         )
+        found: dict[str, Any] = json.loads("".join(body))
+        return found
 
 
 def read_all(

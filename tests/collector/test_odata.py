@@ -175,8 +175,8 @@ def test_root_rows_are_pseudonymised(sessions: sessionmaker[Session], profiles: 
     assert "@odata.nextLink" not in page
     assert "@odata.count" not in page
     rows = page["value"]
-    assert [r["__id"] for r in rows] == profiles
-    first = rows[0]
+    assert [r["__id"] for r in rows] == profiles[::-1]  # Newest first, as Central.
+    first = rows[-1]
     assert list(first["__system"]) == SYSTEM_KEYS
     assert re.fullmatch(
         r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", first["__system"]["submissionDate"]
@@ -203,8 +203,8 @@ def test_sensitive_values_open_for_admins_only_and_are_audited(
     sessions: sessionmaker[Session], kek: bytes, profiles: list[str]
 ) -> None:
     rows = read(sessions, "profile", viewer=admin(kek), actor=ADMIN)["value"]
-    assert [r["narrative"] for r in rows] == [p.narrative for p in PEOPLE]
-    assert rows[0]["document_photo"] == "doc.jpg"
+    assert [r["narrative"] for r in rows] == [p.narrative for p in reversed(PEOPLE)]
+    assert rows[-1]["document_photo"] == "doc.jpg"
     assert {r["full_name"] for r in rows} <= pseudonyms(sessions)
     with sessions() as session:
         entries = session.scalars(select(AuditEntry).where(AuditEntry.action == "odata.sensitive"))
@@ -220,8 +220,8 @@ def test_repeat_table_rows(sessions: sessionmaker[Session], profiles: list[str])
     rows = page["value"]
     assert page["@odata.count"] == 3
     assert page["@odata.context"].endswith("$metadata#Submissions.household")
-    assert [r["__Submissions-id"] for r in rows] == [profiles[0], profiles[0], profiles[2]]
-    assert [r["member_age"] for r in rows] == ["5-9", "35-39", "5-9"]
+    assert [r["__Submissions-id"] for r in rows] == [profiles[2], profiles[0], profiles[0]]
+    assert [r["member_age"] for r in rows] == ["5-9", "5-9", "35-39"]
     assert all(HEX40.match(r["__id"]) for r in rows)
     assert len({r["__id"] for r in rows}) == 3
     assert {r["member_name"] for r in rows} <= pseudonyms(sessions)
@@ -241,7 +241,7 @@ def test_expand_nests_the_same_rows(sessions: sessionmaker[Session], profiles: l
 def test_nested_groups_repeats_and_types(
     sessions: sessionmaker[Session], nested: list[str]
 ) -> None:
-    [first, _] = read(sessions, "nested", args={"$expand": "*"})["value"]
+    [_, first] = read(sessions, "nested", args={"$expand": "*"})["value"]
     assert first["site_info"] == {
         "altitude": 812.5,
         "spot": {
@@ -264,16 +264,18 @@ def test_nested_groups_repeats_and_types(
     link = f"Submissions('{nested[0].replace(':', '%3A')}')/household('{hasan['__id']}')/child"
     assert hasan["child@odata.navigationLink"] == link
     children = read(sessions, "nested", "Submissions.household.child")["value"]
-    assert [c["__Submissions-household-id"] for c in children] == [hasan["__id"]] * 2 + [
-        read(sessions, "nested", "Submissions.household")["value"][2]["__id"]
-    ]
-    wkt = read(sessions, "nested", args={"$wkt": "true"})["value"][0]["site_info"]
+    households = read(sessions, "nested", "Submissions.household")["value"]
+    assert [h["__id"] for h in households[1:]] == [hasan["__id"], leyla["__id"]]
+    # Newest submission first; within one, rows in document order.
+    expected = [households[0]["__id"]] + [hasan["__id"]] * 2
+    assert [c["__Submissions-household-id"] for c in children] == expected
+    wkt = read(sessions, "nested", args={"$wkt": "true"})["value"][-1]["site_info"]
     assert wkt["spot"] == "POINT (32.85 39.92 850)"
     assert wkt["track"] == "LINESTRING (32.8 39.9 0,32.81 39.91 0)"
 
 
 def test_navigation_links_resolve(sessions: sessionmaker[Session], nested: list[str]) -> None:
-    [first, _] = read(sessions, "nested", args={"$expand": "*"})["value"]
+    [_, first] = read(sessions, "nested", args={"$expand": "*"})["value"]
     households = read(sessions, "nested", f"Submissions('{nested[0]}')/household")["value"]
     assert [h["__id"] for h in households] == [h["__id"] for h in first["household"]]
     hasan = first["household"][0]
@@ -294,7 +296,7 @@ def test_navigation_links_resolve(sessions: sessionmaker[Session], nested: list[
 
 def test_select(sessions: sessionmaker[Session], profiles: list[str]) -> None:
     args = {"$select": "__id,dob,__system/submitterId,meta/instanceID,household"}
-    row = read(sessions, "profile", args=args)["value"][0]
+    row = read(sessions, "profile", args=args)["value"][-1]
     assert row == {
         "__id": profiles[0],
         "__system": {"submitterId": None},

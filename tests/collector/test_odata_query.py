@@ -100,14 +100,14 @@ def test_filters_see_only_what_the_reader_sees(
     sessions: sessionmaker[Session], profiles: list[str], expression: str, expected: list[int]
 ) -> None:
     page = read(sessions, "profile", args={"$filter": expression, "$count": "true"})
-    assert ids(page) == [profiles[i] for i in expected]
+    assert ids(page) == [profiles[i] for i in reversed(expected)]
     assert page["@odata.count"] == len(expected)
 
 
 def test_filters_match_pseudonyms_and_opened_values(
     sessions: sessionmaker[Session], kek: bytes, profiles: list[str]
 ) -> None:
-    token = token_of(sessions, 2)
+    token = token_of(sessions, 0)  # The newest row: the third person.
     assert ids(read(sessions, "profile", args={"$filter": f"full_name eq '{token}'"})) == [
         profiles[2]
     ]
@@ -122,7 +122,7 @@ def test_filters_match_pseudonyms_and_opened_values(
 
 def test_filters_on_repeat_tables(sessions: sessionmaker[Session], profiles: list[str]) -> None:
     bands = read(sessions, "profile", "Submissions.household", {"$filter": "member_age eq '5-9'"})
-    assert [r["__Submissions-id"] for r in bands["value"]] == [profiles[0], profiles[2]]
+    assert [r["__Submissions-id"] for r in bands["value"]] == [profiles[2], profiles[0]]
     parent = f"__Submissions-id eq '{profiles[2]}'"
     of_one = read(sessions, "profile", "Submissions.household", {"$filter": parent})
     assert [r["__Submissions-id"] for r in of_one["value"]] == [profiles[2]]
@@ -131,6 +131,31 @@ def test_filters_on_repeat_tables(sessions: sessionmaker[Session], profiles: lis
         {"$filter": "__system/submissionDate gt 2020-01-01", "$count": "true"},
     )  # fmt: skip
     assert dated["@odata.count"] == 3
+
+
+def test_repeat_tables_filter_on_their_submission_through_root(
+    sessions: sessionmaker[Session], profiles: list[str]
+) -> None:
+    """``$root/Submissions/__id`` and ``…/__system/…`` name the submission a row belongs to."""
+
+    def parents(table: str, expression: str) -> list[str]:
+        page = read(sessions, "profile", table, {"$filter": expression})
+        return [r.get("__Submissions-id", r["__id"]) for r in page["value"]]
+
+    household = "Submissions.household"
+    assert parents(household, f"$root/Submissions/__id eq '{profiles[0]}'") == [profiles[0]] * 2
+    assert parents(household, f"$root/Submissions/__id ne '{profiles[0]}'") == [profiles[2]]
+    dated = "$root/Submissions/__system/submissionDate gt 2020-01-01"
+    assert parents(household, dated) == [profiles[2], profiles[0], profiles[0]]
+    assert parents(household, dated.replace("gt", "lt")) == []
+    # Beside a comparison on the row's own answers, so it is evaluated on rows, not in SQL.
+    either = f"$root/Submissions/__id eq '{profiles[2]}' or member_age eq '35-39'"
+    assert parents(household, either) == [profiles[2], profiles[0]]
+    assert parents("Submissions", f"$root/Submissions/__id eq '{profiles[1]}'") == [profiles[1]]
+    assert parents("Submissions", "$root/Submissions/group_size eq 3") == [profiles[0]]
+    with pytest.raises(CollectorError) as raised:
+        parents(household, "$root/Submissions/group_size eq 3")
+    assert raised.value.code == 501.5
 
 
 def test_metadata_filters_run_in_sql_and_the_rest_on_rows() -> None:
@@ -213,17 +238,17 @@ def test_unsupported_options(
 
 def test_paging_follows_next_links(sessions: sessionmaker[Session], many: list[str]) -> None:
     first = read(sessions, "profile", args={"$count": "True"}, page_size=3)
-    assert ids(first) == many[:3]
+    assert ids(first) == many[::-1][:3]
     assert first["@odata.count"] == 7
     link = first["@odata.nextLink"]
     assert link.startswith("https://odata.test/v1/projects/1/forms/profile.svc/Submissions?")
     assert "%24count=True" in link
     assert "%24skiptoken=01" in link
     rows, pages = read_all(sessions, "profile", "Submissions", {}, page_size=3)
-    assert [r["__id"] for r in rows] == many
+    assert [r["__id"] for r in rows] == many[::-1]
     assert pages == 3
     rows, pages = read_all(sessions, "profile", "Submissions", {"$top": "2"}, page_size=3)
-    assert [r["__id"] for r in rows] == many
+    assert [r["__id"] for r in rows] == many[::-1]
     assert pages == 4
     members, pages = read_all(sessions, "profile", "Submissions.household", {}, page_size=2)
     assert len(members) == 7
@@ -234,7 +259,7 @@ def test_paging_follows_next_links(sessions: sessionmaker[Session], many: list[s
 
 def test_top_skip_and_count(sessions: sessionmaker[Session], many: list[str]) -> None:
     page = read(sessions, "profile", args={"$top": "2", "$skip": "3", "$count": "true"})
-    assert ids(page) == many[3:5]
+    assert ids(page) == many[::-1][3:5]
     assert page["@odata.count"] == 7
     assert "%24skip=" not in page["@odata.nextLink"]
     assert ids(read(sessions, "profile", args={"$skip": "7"})) == []
@@ -245,9 +270,9 @@ def test_top_skip_and_count(sessions: sessionmaker[Session], many: list[str]) ->
     assert ids(page) == [many[3]]
     assert page["@odata.count"] == 3
     rows, _pages = read_all(sessions, "profile", "Submissions", odd)
-    assert [r["__id"] for r in rows] == [many[1], many[3], many[5]]
+    assert [r["__id"] for r in rows] == [many[5], many[3], many[1]]
     members = read(sessions, "profile", "Submissions.household", {"$skip": "2", "$top": "3"})
-    assert [m["__Submissions-id"] for m in members["value"]] == [many[2], many[4], many[4]]
+    assert [m["__Submissions-id"] for m in members["value"]] == [many[4], many[4], many[2]]
 
 
 def test_pages_read_records_in_bounded_batches(

@@ -59,7 +59,8 @@ def test_an_edited_submission_is_one_row(
 ) -> None:
     ids, lead = edited
     rows = read(sessions, "profile", args={"$expand": "*"})["value"]
-    assert [r["__id"] for r in rows] == [ids[1], ids[0], ids[2]]  # current versions, in order
+    # Newest version first: the edit of the first submission is newer than the second.
+    assert [r["__id"] for r in rows] == [ids[2], ids[0], ids[1]]
     by_id = {r["__id"]: r for r in rows}
     changed = by_id[ids[0]]
     assert changed["group_size"] == 9
