@@ -98,7 +98,7 @@ def start_worker_thread(app: Flask) -> threading.Thread:
     decryptor = instance.decryptor()
     thread = threading.Thread(
         target=decryptor.run,
-        args=(stop, app.extensions["collector.wake"]),
+        args=(stop, app.extensions["collector.wake"], instance.settings.worker_poll_seconds),
         name="collector-decryptor",
         daemon=True,
     )

@@ -66,7 +66,7 @@ def _work(settings: Settings) -> None:
         # What start-up built (modules, mappers, keys) lives as long as the process: kept out
         # of the cyclic collector, it is not walked again by every full collection.
         gc.freeze()
-        decryptor.run(stop, idle=0.5)
+        decryptor.run(stop, idle=settings.worker_poll_seconds)
     finally:
         instance.close()
 

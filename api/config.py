@@ -47,6 +47,9 @@ class Settings:
     in_process_workers: bool = True
     public_url: str | None = None
     worker_lease_seconds: float = 60.0
+    #: Seconds an idle decryptor waits before it looks at the queue again (a server's own
+    #: decryptors are also woken by each upload it receives).
+    worker_poll_seconds: float = 0.5
     missing_media_grace_seconds: float | None = 24 * 3600.0
     session_ttl_seconds: float = 24 * 3600.0
     #: Seconds a connection may stay silent while its request is read or its answer sent.
@@ -107,6 +110,8 @@ def _worker_values(env: Mapping[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     if env.get(ENV_PREFIX + "WORKER_LEASE"):
         values["worker_lease_seconds"] = float(env[ENV_PREFIX + "WORKER_LEASE"])
+    if env.get(ENV_PREFIX + "WORKER_POLL"):
+        values["worker_poll_seconds"] = float(env[ENV_PREFIX + "WORKER_POLL"])
     grace = env.get(ENV_PREFIX + "MISSING_MEDIA_GRACE")
     if grace:
         # "never" keeps incomplete uploads waiting for their parts for ever.

@@ -274,9 +274,12 @@ def test_servers_and_workers_process_every_submission_exactly_once(
     # two in-process threads, all claiming from the same table. A lease holds it (as a
     # crashed worker's would) until all four run, so that the first one up cannot take it all.
     hold(engine, datetime(2100, 1, 1, tzinfo=UTC))
+    # One decryptor clears 100 in about 0.1 s; polling every 50 ms, the others find the queue
+    # while it still holds work (at the default half second, one could take it all).
+    quick = {**cli_env, "COLLECTOR_WORKER_POLL": "0.05"}
     with (
-        spawned(cli_env, "worker", "--processes", "2", log=logs[3]),
-        served(cli_env, "--workers", "2", log=logs[2]),
+        spawned(quick, "worker", "--processes", "2", log=logs[3]),
+        served(quick, "--workers", "2", log=logs[2]),
     ):
         wait_for(lambda: started(logs[2:]) >= 4, 60, "not every decryptor started")
         hold(engine, None)
