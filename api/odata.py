@@ -13,7 +13,6 @@ streamed: without ``$top`` a table comes whole, as Central sends it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from urllib.parse import quote
 
@@ -43,11 +42,8 @@ def _form(project_id: int, xml_form_id: str) -> tuple[Form, str]:
     return form, url
 
 
-def _json(body: object) -> Response:
-    response = Response(
-        json.dumps(body, ensure_ascii=False, separators=(",", ":")),
-        content_type=odata.JSON_TYPE,
-    )
+def _odata(body: str | bytes | Iterator[str], content_type: str = odata.JSON_TYPE) -> Response:
+    response = Response(body, content_type=content_type)
     response.headers["OData-Version"] = "4.0"
     return response
 
@@ -56,7 +52,7 @@ def _json(body: object) -> Response:
 def service_document(project_id: int, xml_form_id: str) -> Response:
     """The OData service document: one entity set per table of the form."""
     form, url = _form(project_id, xml_form_id)
-    return _json(odata.service_document(context.db(), form, url))
+    return _odata(odata.dumps(odata.service_document(context.db(), form, url)))
 
 
 @bp.get("/<xml_form_id>.svc/<path:target>")
@@ -65,9 +61,7 @@ def resource(project_id: int, xml_form_id: str, target: str) -> Response:
     form, url = _form(project_id, xml_form_id)
     session = context.db()
     if target == "$metadata":
-        response = Response(odata.metadata(session, form), content_type=XML_TYPE)
-        response.headers["OData-Version"] = "4.0"
-        return response
+        return _odata(odata.metadata(session, form), XML_TYPE)
     actor = context.actor()
     admin = actor.role == Role.ADMIN.value
     viewer = Viewer(context.secrets(), sensitive=True) if admin else Viewer()
@@ -81,9 +75,7 @@ def resource(project_id: int, xml_form_id: str, target: str) -> Response:
         actor=actor,
         page_size=current_app.config.get("ODATA_PAGE_SIZE"),
     )
-    response = Response(_streamed(body, session), content_type=odata.JSON_TYPE)
-    response.headers["OData-Version"] = "4.0"
-    return response
+    return _odata(_streamed(body, session))
 
 
 def _streamed(body: Iterator[str], session: Session) -> Iterator[str]:

@@ -212,7 +212,6 @@ def entries(
         )
         .limit(bindparam("size"))
     )
-    keyed = stmt
     if order:
         stmt = keyed = stmt.order_by(*order).offset(bindparam("offset"))
     elif newest_first:
@@ -225,7 +224,7 @@ def entries(
     while limit is None or sent < limit:
         size = batch if limit is None else min(batch, limit - sent)
         params = {"offset": offset + sent} if order else {"after": last}
-        query = stmt if last is None and not order else keyed
+        query = stmt if last is None else keyed
         rows = session.connection().execute(query, {**params, "size": size}).all()
         if not rows:
             return

@@ -19,8 +19,8 @@ sensitive values only when their role allows; no original ever leaves through OD
 
 from __future__ import annotations
 
-from collector.odata.service import metadata, open_schema, read, service_document
+from collector.odata.service import dumps, metadata, open_schema, read, service_document
 
 JSON_TYPE = "application/json;odata.metadata=minimal"
 
-__all__ = ["JSON_TYPE", "metadata", "open_schema", "read", "service_document"]
+__all__ = ["JSON_TYPE", "dumps", "metadata", "open_schema", "read", "service_document"]

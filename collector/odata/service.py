@@ -252,7 +252,7 @@ def _body(
     link: Callable[[Token | int], str],
 ) -> Iterator[str]:
     """Write the envelope: context, rows as they are made, then count and next link."""
-    head = '{"@odata.context":' + _dumps(context) + ',"value":['
+    head = '{"@odata.context":' + dumps(context) + ',"value":['
     chunk, size, sent = [head], len(head), 0
     rows = scan.page(options, limit)
     while True:
@@ -261,7 +261,7 @@ def _body(
         except StopIteration as done:
             resume: Token | int | None = done.value
             break
-        text = ("," if sent else "") + _dumps(row)
+        text = ("," if sent else "") + dumps(row)
         chunk.append(text)
         size, sent = size + len(text), sent + 1
         if size >= CHUNK:
@@ -271,12 +271,13 @@ def _body(
     if options.count:
         chunk.append(',"@odata.count":' + str(scan.count()))
     if resume is not None and sent:
-        chunk.append(',"@odata.nextLink":' + _dumps(link(resume)))
+        chunk.append(',"@odata.nextLink":' + dumps(link(resume)))
     chunk.append("}")
     yield "".join(chunk)
 
 
-def _dumps(value: object) -> str:
+def dumps(value: object) -> str:
+    """Return compact JSON text, as the OData responses are written."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
