@@ -6,6 +6,7 @@ Only this room reads the environment; the domain gets plain values as arguments.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import stat
 from collections.abc import Mapping
@@ -97,9 +98,9 @@ def load_settings(
         values["max_request_bytes"] = int(env[ENV_PREFIX + "MAX_REQUEST_BYTES"])
     values |= _worker_values(env)
     if env.get(ENV_PREFIX + "SESSION_TTL"):
-        values["session_ttl_seconds"] = float(env[ENV_PREFIX + "SESSION_TTL"])
+        values["session_ttl_seconds"] = _seconds(env, "SESSION_TTL")
     if env.get(ENV_PREFIX + "IDLE_TIMEOUT"):
-        values["idle_timeout_seconds"] = float(env[ENV_PREFIX + "IDLE_TIMEOUT"])
+        values["idle_timeout_seconds"] = _seconds(env, "IDLE_TIMEOUT")
     settings = Settings(**values)
     if overrides:
         settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
@@ -109,14 +110,31 @@ def load_settings(
 def _worker_values(env: Mapping[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     if env.get(ENV_PREFIX + "WORKER_LEASE"):
-        values["worker_lease_seconds"] = float(env[ENV_PREFIX + "WORKER_LEASE"])
+        values["worker_lease_seconds"] = _seconds(env, "WORKER_LEASE")
     if env.get(ENV_PREFIX + "WORKER_POLL"):
-        values["worker_poll_seconds"] = float(env[ENV_PREFIX + "WORKER_POLL"])
+        values["worker_poll_seconds"] = _seconds(env, "WORKER_POLL")
     grace = env.get(ENV_PREFIX + "MISSING_MEDIA_GRACE")
     if grace:
         # "never" keeps incomplete uploads waiting for their parts for ever.
-        values["missing_media_grace_seconds"] = None if grace == "never" else float(grace)
+        never = grace == "never"
+        values["missing_media_grace_seconds"] = (
+            None if never else _seconds(env, "MISSING_MEDIA_GRACE")
+        )
     return values
+
+
+def _seconds(env: Mapping[str, str], name: str) -> float:
+    """Read a duration setting: a number of seconds above zero (a zero or negative poll would
+    spin, a NaN lease would never end), or a ValueError that names the variable."""
+    text = env[ENV_PREFIX + name]
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        shown = text[:40]
+        raise ValueError(f"{ENV_PREFIX}{name} must be a number of seconds above 0, not {shown!r}")
+    return value
 
 
 #: The umask of a process that opened an instance (``CLIState.instance``): owner only.
