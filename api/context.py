@@ -7,6 +7,7 @@ built once per request (``collector.roles.actor_for``) and every domain call rec
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, jsonify, request
@@ -37,6 +38,19 @@ def db() -> Session:
         g.api_db = instance().sessions()
     session: Session = g.api_db
     return session
+
+
+def streamed(body: Iterator[T], session: Session) -> Iterator[T]:
+    """Send a streamed body after the view has returned, then end the transaction it was read in.
+
+    The request's teardown has closed the session by the time the server iterates; reading
+    opens a new transaction on it, which nothing else would close (on PostgreSQL an open
+    transaction holds locks), so the stream closes it, also when the client goes away.
+    """
+    try:
+        yield from body
+    finally:
+        session.close()
 
 
 def secrets() -> Secrets:

@@ -5,16 +5,24 @@ GET   /v1/projects/<p>/datasets/<name>                  with its properties
 POST  /v1/projects/<p>/datasets/<name>/properties       {name}
 GET   /v1/projects/<p>/datasets/<name>/entities         POST one {uuid?, label, data} or many
 GET   /v1/projects/<p>/datasets/<name>/entities/<uuid>  PATCH (?baseVersion | ?force), DELETE
+GET   /v1/projects/<p>/datasets/<name>/entities.csv     every live entity, newest first ($filter)
+GET   /v1/projects/<p>/datasets/<name>.svc              OData service document
+GET   /v1/projects/<p>/datasets/<name>.svc/$metadata    CSDL (application/xml)
 GET   /v1/projects/<p>/datasets/<name>.svc/Entities     OData rows, newest first ($top $skip
       $skiptoken $count $filter $orderby $select; @odata.nextLink with $top when more follow)
 """
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from api import context
 from api.openapi import operation
@@ -28,13 +36,19 @@ from api.schemas.entities import (
     EntityUpdateSchema,
     PropertyCreateSchema,
 )
-from collector import entities
+from collector import audit, entities, odata
 from collector.errors import CollectorError, InvalidInput
 from collector.models import Dataset, Entity
+from collector.odata.edm import (
+    ENTITY_SYSTEM_PROPERTIES,
+    entity_metadata_xml,
+    entity_service_document,
+)
 from collector.odata.errors import BadOption, PropertyNotFound
 from collector.odata.query import Token
 from collector.odata.service import next_link
 from collector.roles import Action
+from collector.vault import Secrets
 
 bp = Blueprint("entities", __name__, url_prefix="/v1/projects/<int:project_id>/datasets")
 
@@ -236,16 +250,7 @@ def delete_entity(project_id: int, name: str, entity_uuid: str) -> Response:
     return context.success()
 
 
-_SYSTEM = (
-    "createdAt",
-    "creatorId",
-    "creatorName",
-    "updates",
-    "updatedAt",
-    "deletedAt",
-    "version",
-    "conflict",
-)
+_SYSTEM = tuple(name for name, _kind in ENTITY_SYSTEM_PROPERTIES)
 _OPTIONS = frozenset({"$top", "$skip", "$count", "$filter", "$select", "$skiptoken", "$orderby"})
 
 
@@ -357,10 +362,117 @@ def odata_entities(project_id: int, name: str) -> Response:
     page = entities.feed(session, dataset, _feed_query())
     names = entities.creator_names(session, page.entities)
     rows = [_select(_odata_row(dataset, e, props, names), selected) for e in page.entities]
-    base = f"{request.host_url.rstrip('/')}/v1/projects/{project_id}/datasets/{name}.svc"
+    base = _service_url(project_id, name)
     doc: dict[str, Any] = {"@odata.context": f"{base}/$metadata#Entities", "value": rows}
     if page.count is not None:
         doc["@odata.count"] = page.count
     if page.resume is not None:
         doc["@odata.nextLink"] = next_link(base, "Entities", request.args, page.resume)
     return jsonify(doc)
+
+
+def _service_url(project_id: int, name: str) -> str:
+    origin = context.instance().settings.public_url or request.host_url.rstrip("/")
+    return f"{origin}/v1/projects/{project_id}/datasets/{quote(name, safe='')}.svc"
+
+
+def _odata(body: str | bytes, content_type: str = odata.JSON_TYPE) -> Response:
+    response = Response(body, content_type=content_type)
+    response.headers["OData-Version"] = "4.0"
+    return response
+
+
+@bp.get("/<name>.svc", strict_slashes=False)
+@operation("The OData service document of an entity list", "project")
+def odata_service(project_id: int, name: str) -> Response:
+    """The entity list's one entity set, ``Entities``."""
+    _dataset(project_id, name, Action.ENTITY_READ)
+    return _odata(odata.dumps(entity_service_document(_service_url(project_id, name))))
+
+
+@bp.get("/<name>.svc/$metadata")
+@operation("The CSDL metadata of an entity list", "project", produces="application/xml")
+def odata_metadata(project_id: int, name: str) -> Response:
+    """``Entities`` with ``__id``, ``__system``, ``label`` and the list's properties."""
+    dataset, _ = _dataset(project_id, name, Action.ENTITY_READ)
+    props = [p.name for p in entities.properties(context.db(), dataset)]
+    return _odata(entity_metadata_xml(dataset.name, props), "application/xml")
+
+
+#: Entities opened and written per database read of the CSV export.
+CSV_BATCH = 500
+CSV_SYSTEM = (
+    "__createdAt",
+    "__creatorId",
+    "__creatorName",
+    "__updates",
+    "__updatedAt",
+    "__version",
+)
+
+
+@bp.get("/<name>/entities.csv")
+@operation(
+    "Every live entity of a list as CSV, newest first",
+    "project",
+    produces="text/csv",
+    query=(("$filter", "string", f"on {', '.join(entities.FEED_FIELDS)}"),),
+)
+def entities_csv(project_id: int, name: str) -> Response:
+    """Central's ``entities.csv``: ``__id``, ``label``, the properties, then system columns.
+
+    The download is audited (``entity.export``): entity labels and data may name people.
+    """
+    dataset, actor = _dataset(project_id, name, Action.ENTITY_READ)
+    unknown = sorted(k for k in request.args if k.startswith("$") and k != "$filter")
+    if unknown:
+        raise ODataNotImplemented(f"options {', '.join(unknown)} are not implemented here")
+    session = context.db()
+    text = request.args.get("$filter") or None
+    entities.check_feed_filter(text)
+    props = [p.name for p in entities.properties(session, dataset)]
+    audit.record(
+        session, actor, "entity.export", project_id=project_id, subject=dataset.name, filter=text
+    )
+    context.commit()
+    rows = _csv_rows(session, context.secrets(), dataset, props, text)
+    response = Response(context.streamed(rows, session), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{dataset.name}.csv"'
+    return response
+
+
+def _csv_rows(
+    session: Session, secrets: Secrets, dataset: Dataset, props: list[str], text: str | None
+) -> Iterator[str]:
+    """The CSV, a batch of entities at a time (each batch one keyset read); it runs after
+    the request has ended, so it is handed what it needs."""
+    buffer = io.StringIO()
+    out = csv.writer(buffer)
+    out.writerow(["__id", "label", *props, *CSV_SYSTEM])
+    after = None
+    while True:
+        query = entities.FeedQuery(filter=text, after=after, top=CSV_BATCH)
+        page = entities.feed(session, dataset, query)
+        names = entities.creator_names(session, page.entities)
+        for entity in page.entities:
+            opened = entities.contents(session, secrets, dataset, entity)
+            creator = entity.creator_id
+            out.writerow(
+                [
+                    entity.uuid,
+                    opened.label,
+                    *(opened.data.get(p, "") for p in props),
+                    iso(entity.created_at),
+                    "" if creator is None else creator,
+                    "" if creator is None else names.get(creator) or "",
+                    entity.version - 1,
+                    iso(entity.updated_at) or "",
+                    entity.version,
+                ]
+            )
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        if not isinstance(page.resume, Token):
+            return
+        after = page.resume

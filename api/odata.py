@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, request
-from sqlalchemy.orm import Session
 
 from api import context
 from collector import odata, publishing
@@ -75,17 +74,4 @@ def resource(project_id: int, xml_form_id: str, target: str) -> Response:
         actor=actor,
         page_size=current_app.config.get("ODATA_PAGE_SIZE"),
     )
-    return _odata(_streamed(body, session))
-
-
-def _streamed(body: Iterator[str], session: Session) -> Iterator[str]:
-    """Send the rows after the view has returned, then end the transaction they were read in.
-
-    The request's teardown has closed the session by the time the server iterates; reading
-    opens a new transaction on it, which nothing else would close (on PostgreSQL an open
-    transaction holds locks), so the stream closes it, also when the client goes away.
-    """
-    try:
-        yield from body
-    finally:
-        session.close()
+    return _odata(context.streamed(body, session))

@@ -377,6 +377,11 @@ def _feed_filter(text: str | None) -> _FeedFilter:
     return _FeedFilter(sql, rest, "__system/deletedAt" in named)
 
 
+def check_feed_filter(text: str | None) -> None:
+    """Refuse a ``$filter`` the feed cannot run, before anything is read or written."""
+    _feed_filter(text)
+
+
 def _feed_value(entity: Entity, key: str) -> Any:
     return {
         "__id": entity.uuid,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,7 +21,9 @@ from forms.model import Field, FormModel
 from forms.policy import PIIKind
 
 SUBMISSIONS = "Submissions"
+ENTITIES = "Entities"
 SYSTEM_NAMESPACE = "org.opendatakit.submission"
+ENTITY_NAMESPACE = "org.opendatakit.entity"
 USER_NAMESPACE = "org.opendatakit.user"
 EDMX = "http://docs.oasis-open.org/odata/ns/edmx"
 EDM = "http://docs.oasis-open.org/odata/ns/edm"
@@ -52,6 +55,17 @@ SYSTEM_PROPERTIES = (
     ("deviceId", "Edm.String"),
     ("edits", "Edm.Int64"),
     ("formVersion", "Edm.String"),
+)
+# An entity's ``__system`` (Central's order).
+ENTITY_SYSTEM_PROPERTIES = (
+    ("createdAt", "Edm.DateTimeOffset"),
+    ("creatorId", "Edm.String"),
+    ("creatorName", "Edm.String"),
+    ("updates", "Edm.Int64"),
+    ("updatedAt", "Edm.DateTimeOffset"),
+    ("deletedAt", "Edm.DateTimeOffset"),
+    ("version", "Edm.Int64"),
+    ("conflict", "Edm.String"),
 )
 STATUS_MEMBERS = ("notDecrypted", "missingEncryptedFormData")
 REVIEW_MEMBERS = ("hasIssues", "edited", "rejected", "approved")
@@ -193,11 +207,48 @@ def service_document(schema: Schema, service_url: str) -> dict[str, object]:
 
 def metadata_xml(schema: Schema) -> bytes:
     """Return the CSDL (EDMX 4.0) metadata document of a form."""
+    return _edmx(_system_schema(), _form_schema(schema))
+
+
+def entity_service_document(service_url: str) -> dict[str, object]:
+    """Return the service document of an entity list: its one entity set."""
+    return {
+        "@odata.context": f"{service_url}/$metadata",
+        "value": [{"name": ENTITIES, "kind": "EntitySet", "url": ENTITIES}],
+    }
+
+
+def entity_metadata_xml(dataset_name: str, properties: Sequence[str]) -> bytes:
+    """Return the CSDL of an entity list, in Central's shape: one ``Entities`` type with
+    ``__id``, ``__system`` (the entity's metadata), ``label`` and a string per property.
+
+    Entities are read newest first; ``$filter`` and ``$orderby`` take ``__id`` and
+    ``__system`` fields, not ``label`` or the properties, and the annotations say so.
+    """
+    system = ET.Element("Schema", xmlns=EDM, Namespace=ENTITY_NAMESPACE)
+    metadata = _edm(system, "ComplexType", Name="metadata")
+    for name, kind in ENTITY_SYSTEM_PROPERTIES:
+        _edm(metadata, "Property", Name=name, Type=kind)
+    namespace = f"{USER_NAMESPACE}.{sanitise(dataset_name)}"
+    own = ET.Element("Schema", xmlns=EDM, Namespace=namespace)
+    entity = _edm(own, "EntityType", Name=ENTITIES)
+    _edm(_edm(entity, "Key"), "PropertyRef", Name="__id")
+    _edm(entity, "Property", Name="__id", Type="Edm.String")
+    _edm(entity, "Property", Name="__system", Type=f"{ENTITY_NAMESPACE}.metadata")
+    names = ["label", *(sanitise(p) for p in properties)]
+    for name in names:
+        _edm(entity, "Property", Name=name, Type="Edm.String")
+    container = _edm(own, "EntityContainer", Name=sanitise(dataset_name))
+    entity_set = _edm(container, "EntitySet", Name=ENTITIES, EntityType=f"{namespace}.{ENTITIES}")
+    _capabilities(entity_set, sortable=True, expandable=False, unqueryable=names)
+    return _edmx(system, own)
+
+
+def _edmx(*schemas: ET.Element) -> bytes:
     ET.register_namespace("edmx", EDMX)
     edmx = ET.Element(f"{{{EDMX}}}Edmx", Version="4.0")
     services = ET.SubElement(edmx, f"{{{EDMX}}}DataServices")
-    services.append(_system_schema())
-    services.append(_form_schema(schema))
+    services.extend(schemas)
     ET.indent(edmx)
     body = ET.tostring(edmx, encoding="unicode")
     return ('<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n").encode()
@@ -265,7 +316,15 @@ def _container(schema: Schema) -> ET.Element:
     return container
 
 
-def _capabilities(entity_set: ET.Element) -> None:
+def _capabilities(
+    entity_set: ET.Element,
+    *,
+    sortable: bool = False,
+    expandable: bool = True,
+    unqueryable: Sequence[str] = (),
+) -> None:
+    """What a client may ask of an entity set; ``unqueryable`` properties take no
+    ``$filter`` or ``$orderby``."""
     _edm(
         entity_set,
         "Annotation",
@@ -273,11 +332,19 @@ def _capabilities(entity_set: ET.Element) -> None:
         EnumMember=f"{CAPABILITIES}.ConformanceLevelType/Minimal",
     )
     _edm(entity_set, "Annotation", Term=f"{CAPABILITIES}.BatchSupported", Bool="false")
-    for term, prop, value in (
-        ("CountRestrictions", "Countable", "true"),
-        ("FilterRestrictions", "Filterable", "true"),
-        ("SortRestrictions", "Sortable", "false"),
-        ("ExpandRestrictions", "Expandable", "true"),
+    for term, prop, value, excluded in (
+        ("CountRestrictions", "Countable", "true", ""),
+        ("FilterRestrictions", "Filterable", "true", "NonFilterableProperties"),
+        ("SortRestrictions", "Sortable", _bool(sortable), "NonSortableProperties"),
+        ("ExpandRestrictions", "Expandable", _bool(expandable), ""),
     ):
         record = _edm(_edm(entity_set, "Annotation", Term=f"{CAPABILITIES}.{term}"), "Record")
         _edm(record, "PropertyValue", Property=prop, Bool=value)
+        if excluded and unqueryable:
+            listed = _edm(_edm(record, "PropertyValue", Property=excluded), "Collection")
+            for name in unqueryable:
+                _edm(listed, "PropertyPath").text = name
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"

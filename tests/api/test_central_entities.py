@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import defusedxml.ElementTree
 import pytest
 
+from api import entities as entities_api
 from collector.db import transaction
 from collector.models import User
 from tests.collector.rawdb import raw_database_bytes
@@ -254,3 +258,157 @@ def test_entity_feed_rows_are_shaped_as_centrals(central: Central, trees: tuple[
     assert system["creatorId"] == str(made.get_json()["creatorId"])
     assert system["deletedAt"] is None
     assert (system["updates"], system["version"], system["conflict"]) == (0, 1, None)
+
+
+EDMX = "{http://docs.oasis-open.org/odata/ns/edmx}"
+EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
+
+
+def test_entity_list_service_document_and_metadata(trees: tuple[Api, str]) -> None:
+    api, base = trees
+    assert api.post(f"{base}/trees/properties", json={"name": "notes"}).status_code == 200
+    service = api.get(f"{base}/trees.svc")
+    assert service.status_code == 200
+    assert service.headers["OData-Version"] == "4.0"
+    doc = service.get_json()
+    assert doc["@odata.context"] == f"http://localhost{base}/trees.svc/$metadata"
+    assert doc["value"] == [{"name": "Entities", "kind": "EntitySet", "url": "Entities"}]
+    assert api.get(f"{base}/trees.svc/").get_json() == doc
+    # The dataset itself is still its JSON, beside its service.
+    assert api.get(f"{base}/trees").get_json()["name"] == "trees"
+
+    answer = api.get(f"{base}/trees.svc/$metadata")
+    assert answer.status_code == 200
+    assert answer.mimetype == "application/xml"
+    root = defusedxml.ElementTree.fromstring(answer.data)
+    assert root.tag == f"{EDMX}Edmx"
+    assert root.get("Version") == "4.0"
+    schemas = {s.get("Namespace"): s for s in root.iter(f"{EDM}Schema")}
+    assert set(schemas) == {"org.opendatakit.entity", "org.opendatakit.user.trees"}
+    system = schemas["org.opendatakit.entity"].find(f"{EDM}ComplexType[@Name='metadata']")
+    assert system is not None
+    # What the feed's rows carry under __system, with the types the rows have.
+    assert api.post(f"{base}/trees/entities", json={"label": "A", "data": {}}).status_code == 200
+    sample = api.get(f"{base}/{SVC}").get_json()["value"][0]
+    declared = {p.get("Name"): p.get("Type") for p in system}
+    assert set(declared) == set(sample["__system"])
+    assert declared["version"] == "Edm.Int64"
+    assert declared["createdAt"] == "Edm.DateTimeOffset"
+    own = schemas["org.opendatakit.user.trees"]
+    entity = own.find(f"{EDM}EntityType[@Name='Entities']")
+    assert entity is not None
+    assert entity.find(f"{EDM}Key/{EDM}PropertyRef").get("Name") == "__id"  # type: ignore[union-attr]
+    properties = {p.get("Name"): p.get("Type") for p in entity.iter(f"{EDM}Property")}
+    assert list(properties) == ["__id", "__system", "label", "height", "notes"]
+    assert set(properties) == set(sample)
+    assert properties["__system"] == "org.opendatakit.entity.metadata"
+    assert {properties[k] for k in ("__id", "label", "height", "notes")} == {"Edm.String"}
+    container = own.find(f"{EDM}EntityContainer")
+    assert container is not None
+    assert container.get("Name") == "trees"
+    entity_set = container.find(f"{EDM}EntitySet[@Name='Entities']")
+    assert entity_set is not None
+    assert entity_set.get("EntityType") == "org.opendatakit.user.trees.Entities"
+    # $filter and $orderby take system fields only: the annotations list the others.
+    excluded = [
+        [p.text for p in record.iter(f"{EDM}PropertyPath")]
+        for record in entity_set.iter(f"{EDM}Record")
+    ]
+    assert ["label", "height", "notes"] in excluded
+    for missing in ("nothing.svc", "nothing.svc/$metadata"):
+        assert api.get(f"{base}/{missing}").status_code == 404
+
+
+def test_entity_list_metadata_names_are_odata_identifiers(central: Central) -> None:
+    project = central.project("Names")
+    _id, token = central.user("names@example.org", "admin")
+    api = central.api(token)
+    base = f"/v1/projects/{project}/datasets"
+    assert api.post(base, json={"name": "tree-list.v2"}).status_code == 200
+    root = defusedxml.ElementTree.fromstring(api.get(f"{base}/tree-list.v2.svc/$metadata").data)
+    namespaces = {s.get("Namespace") for s in root.iter(f"{EDM}Schema")}
+    assert "org.opendatakit.user.tree_list_v2" in namespaces
+    [container] = root.iter(f"{EDM}EntityContainer")
+    assert container.get("Name") == "tree_list_v2"
+
+
+def _csv(api: Api, base: str, query: str = "") -> list[dict[str, str]]:
+    answer = api.get(f"{base}/trees/entities.csv{query}")
+    assert answer.status_code == 200, answer.get_data()
+    assert answer.mimetype == "text/csv"
+    assert answer.headers["Content-Disposition"] == 'attachment; filename="trees.csv"'
+    return list(csv.DictReader(io.StringIO(answer.get_data(as_text=True))))
+
+
+def test_entities_csv_is_centrals_layout_newest_first_and_audited(
+    central: Central, trees: tuple[Api, str]
+) -> None:
+    api, base = trees
+    with transaction(central.instance.sessions) as session:
+        admin = session.query(User).filter_by(email="admin@example.org").one()
+        admin.display_name = "Field lead"
+        admin_id = admin.id
+    awkward = 'Yılmaz, "Ali"\nand family'
+    made = _seed(api, base, ("A", "B", "C"))
+    assert (
+        api.patch(
+            f"{base}/trees/entities/{made['B']}?force=true",
+            json={"label": awkward, "data": {"height": "2,5"}},
+        ).status_code
+        == 200
+    )
+    assert api.delete(f"{base}/trees/entities/{made['A']}").status_code == 200
+    before = central.audit_actions()
+    answer = api.get(f"{base}/trees/entities.csv")
+    header = answer.get_data(as_text=True).splitlines()[0]
+    assert header == (
+        "__id,label,height,__createdAt,__creatorId,__creatorName,__updates,__updatedAt,__version"
+    )
+    rows = _csv(api, base)
+    assert [r["__id"] for r in rows] == [made["C"], made["B"]]  # newest first, deleted left out
+    c, b = rows
+    assert b["label"] == awkward
+    assert b["height"] == "2,5"
+    assert (b["__updates"], b["__version"]) == ("1", "2")
+    assert b["__updatedAt"].endswith("Z")
+    assert c["__updatedAt"] == ""
+    assert c["__createdAt"].endswith("Z")
+    assert (c["__creatorId"], c["__creatorName"]) == (str(admin_id), "Field lead")
+    assert central.audit_actions()[len(before) :] == ["entity.export", "entity.export"]
+    # The feed's filter, including Central's rule that deleted entities need deletedAt named.
+    assert [r["__id"] for r in _csv(api, base, "?%24filter=__system/updatedAt+ne+null")] == [
+        made["B"]
+    ]
+    deleted = _csv(api, base, "?%24filter=__system/deletedAt+ne+null")
+    assert [r["__id"] for r in deleted] == [made["A"]]
+
+
+def test_entities_csv_refuses_what_it_cannot_do_before_auditing(
+    central: Central, trees: tuple[Api, str]
+) -> None:
+    api, base = trees
+    _seed(api, base, ("A",))
+    before = central.audit_actions()
+    for query, status in (
+        ("?%24filter=label+eq+%27A%27", 501),
+        ("?%24filter=__id+eq", 400),
+        ("?%24top=1", 501),
+    ):
+        answer = api.get(f"{base}/trees/entities.csv{query}")
+        assert answer.status_code == status, query
+        assert "code" in answer.get_json()
+    assert central.audit_actions() == before
+    assert api.get(f"{base}/nothing/entities.csv").status_code == 404
+
+
+def test_entities_csv_reads_in_batches_without_losing_or_repeating(
+    trees: tuple[Api, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api, base = trees
+    made = _seed(api, base, tuple("ABCDEFG"))
+    monkeypatch.setattr(entities_api, "CSV_BATCH", 3)
+    rows = _csv(api, base)
+    assert [r["label"] for r in rows] == list("GFEDCBA")
+    assert [r["__id"] for r in rows] == [made[label] for label in "GFEDCBA"]
+    monkeypatch.setattr(entities_api, "CSV_BATCH", 7)  # a batch exactly full, then none
+    assert [r["label"] for r in _csv(api, base)] == list("GFEDCBA")
