@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, select
+from sqlalchemy import ColumnElement, Select, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from collector import vault
@@ -183,6 +183,26 @@ class Entry:
     document: dict[str, Any]
 
 
+def stored(stmt: Select[Any], pending: bool = False) -> Select[Any]:
+    """Join a query on submissions to their records: processed submissions only, or with
+    ``pending`` also those received or failed (which have no record yet, or never will)."""
+    if not pending:
+        return stmt.join(SubmissionRecord, SubmissionRecord.submission_id == Submission.id).where(
+            Submission.state == SubmissionState.PROCESSED.value
+        )
+    return stmt.outerjoin(SubmissionRecord, SubmissionRecord.submission_id == Submission.id).where(
+        or_(
+            Submission.state != SubmissionState.PROCESSED.value,
+            SubmissionRecord.submission_id.is_not(None),
+        )
+    )
+
+
+def _document(data: str | None) -> dict[str, Any]:
+    document: dict[str, Any] = {} if data is None else json.loads(data)
+    return document
+
+
 def entries(
     session: Session,
     form: Form,
@@ -194,22 +214,19 @@ def entries(
     order: Sequence[ColumnElement[Any]] = (),
     offset: int = 0,
     newest_first: bool = False,
+    pending: bool = False,
 ) -> Iterator[list[Entry]]:
     """Yield processed submissions of a form in id order, a batch at a time (keyset paging).
 
     ``after_id`` resumes after that submission in the walk's order (oldest first, or with
     ``newest_first`` newest first). ``where`` adds conditions on the submissions table (OData
     filters on submission metadata). With ``order`` (an OData ``$orderby``) they come in that
-    order instead, paged by offset, from ``offset`` on; ``after_id`` is then not used.
+    order instead, paged by offset, from ``offset`` on; ``after_id`` is then not used. With
+    ``pending``, submissions not (yet) decrypted come too, with an empty document.
     """
     stmt = (
-        select(*_ENTRY_COLUMNS, SubmissionRecord.data.label("record_data"))
-        .join(SubmissionRecord, SubmissionRecord.submission_id == Submission.id)
-        .where(
-            Submission.form_id == form.id,
-            Submission.state == SubmissionState.PROCESSED.value,
-            *where,
-        )
+        stored(select(*_ENTRY_COLUMNS, SubmissionRecord.data.label("record_data")), pending)
+        .where(Submission.form_id == form.id, *where)
         .limit(bindparam("size"))
     )
     if order:
@@ -228,7 +245,7 @@ def entries(
         rows = session.connection().execute(query, {**params, "size": size}).all()
         if not rows:
             return
-        yield [Entry(row, json.loads(row.record_data)) for row in rows]
+        yield [Entry(row, _document(row.record_data)) for row in rows]
         last, sent = rows[-1].id, sent + len(rows)
 
 

@@ -16,13 +16,23 @@ from datetime import datetime
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collector.dataset import Entry, Renderer
-from collector.models import AppUser, User, as_utc
+from collector.models import (
+    AppUser,
+    FormVersion,
+    Submission,
+    SubmissionPart,
+    SubmissionState,
+    User,
+    as_utc,
+)
 from collector.odata.edm import SUBMISSIONS, Node, Schema, segments_below
 from collector.odata.values import convert
 from collector.odata.versions import Versions
+from keys import odk
 
 Row = dict[str, Any]
 
@@ -102,6 +112,7 @@ class Shaper:
     selection: Selection | None = None
     versions: Versions = field(init=False)
     _names: dict[tuple[str, int], str | None] = field(default_factory=dict)
+    _versions: dict[int, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.versions = Versions(self.session)
@@ -125,20 +136,48 @@ class Shaper:
         sub = entry.submission
         first = self.versions.first(sub)
         updated = first.updated_at or sub.updated_at
+        status = self._status(sub)
+        # The parts received are attachments but the submission's XML, once that has arrived.
+        arrived = 0 if status == "missingEncryptedFormData" else _xml_parts(sub)
         return {
             "submissionDate": as_utc(first.created_at),
             "updatedAt": as_utc(updated) if updated else None,
             "submitterId": first.submitter_id or first.creator_user_id,
             "submitterName": self._submitter(first),
-            "attachmentsPresent": max(sub.received_parts - _xml_parts(sub), 0),
+            "attachmentsPresent": max(sub.received_parts - arrived, 0),
             "attachmentsExpected": max(sub.expected_parts - _xml_parts(sub), 0),
-            "status": None,
+            "status": status,
             "reviewState": first.review_state,
             "deviceId": sub.device_id,
             "edits": self.versions.edit_count(sub),
-            "formVersion": entry.document.get("version") or "",
+            "formVersion": entry.document.get("version") or self._version(sub.form_version_id),
             "deletedAt": None,
         }
+
+    def _status(self, sub: Any) -> str | None:
+        """Central's ``__system/status``: None once decrypted; before that, or when decryption
+        failed, ``notDecrypted``, or ``missingEncryptedFormData`` while the encrypted XML of an
+        upload has not arrived."""
+        if sub.state == SubmissionState.PROCESSED.value:
+            return None
+        if sub.envelope == "odk" and sub.received_parts < sub.expected_parts:
+            manifest = self.session.scalars(
+                select(Submission.manifest).where(Submission.id == sub.id)
+            ).one()
+            xml_file = odk.parse_manifest(manifest).xml_file
+            arrived = select(SubmissionPart.id).where(
+                SubmissionPart.submission_id == sub.id, SubmissionPart.name == xml_file
+            )
+            if self.session.scalar(arrived) is None:
+                return "missingEncryptedFormData"
+        return "notDecrypted"
+
+    def _version(self, form_version_id: int) -> str:
+        """The version string of a submission's form version (a pending one has no record)."""
+        if form_version_id not in self._versions:
+            version = self.session.get(FormVersion, form_version_id)
+            self._versions[form_version_id] = version.version if version else ""
+        return self._versions[form_version_id]
 
     def _submitter(self, first: Any) -> str | None:
         """Return the display name of an app user, or of the web user who sent it."""
@@ -157,6 +196,8 @@ class Shaper:
         selected = self.selection is None or self.selection.system is not None
         if selected:
             row["__system"] = self._system_json(system)
+        if system["status"] is not None:
+            return row, {}  # Not decrypted: metadata only, as Central's row of one.
         values = self.renderer.values(record.entry.document.get("root", {}))
         row |= self.frame(self.schema.root, values, record, record.root_key, link)
         return row, values

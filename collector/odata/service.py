@@ -7,6 +7,7 @@ Records are read in keyset batches (``dataset.entries``), filtered in SQL where 
 submission metadata and on rendered rows otherwise, and the JSON is written as rows are made:
 memory holds one batch, never the table. A ``$orderby`` reads in its order by offset instead,
 and its next link carries ``$skip`` (Central refuses ``$orderby`` with ``$skiptoken``).
+The root table lists submissions not decrypted too, as rows of metadata with a status.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from sqlalchemy.orm import Session
 
 from collector import audit
 from collector.audit import Actor
-from collector.dataset import BATCH, Entry, Renderer, Viewer, entries, model_of
+from collector.dataset import BATCH, Entry, Renderer, Viewer, entries, model_of, stored
 from collector.errors import NotFound
-from collector.models import Form, Submission, SubmissionRecord, SubmissionState
+from collector.models import Form, Submission
 from collector.odata.edm import Schema, metadata_xml, schema_for
 from collector.odata.edm import service_document as _service_document
 from collector.odata.filter import Expr, Lookup, matches, parse, split
@@ -93,6 +94,7 @@ class _Scan:
             order=self.order,
             offset=offset,
             newest_first=True,
+            pending=self.is_root,
         )
         for found in scan:
             self.shaper.renderer.prefetch([e.document for e in found])
@@ -147,14 +149,10 @@ class _Scan:
         return lookup
 
     def _base(self, *columns: Any) -> Select[Any]:
-        return (
-            select(*columns)
-            .join(SubmissionRecord, SubmissionRecord.submission_id == Submission.id)
-            .where(
-                Submission.form_id == self.form.id,
-                Submission.state == SubmissionState.PROCESSED.value,
-                *self.sql,
-            )
+        # The root table lists submissions not decrypted too (Central's ``status``); only
+        # processed ones have repeat rows.
+        return stored(select(*columns), pending=self.is_root).where(
+            Submission.form_id == self.form.id, *self.sql
         )
 
     def skip_in_sql(self, skip: int) -> Token | None:

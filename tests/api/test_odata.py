@@ -26,7 +26,7 @@ from api.config import Instance
 from collector import roles, users
 from collector.audit import CLI
 from collector.db import transaction
-from collector.models import AuditEntry, FormVersion, Project
+from collector.models import AuditEntry, FormVersion, Project, Submission, SubmissionPart
 from tests.collector.odata_support import NOTES, PEOPLE, Person, planted, profile_xml
 from tests.support.pipeline import process_all, publish, submit
 from tests.support.server import threaded_server
@@ -312,3 +312,70 @@ def test_excel_and_power_bi_log_in_with_basic_auth(site: Site) -> None:
         f"{site.svc()}/Submissions", auth=("other@example.org", PASSWORD), timeout=30
     )
     assert outsider.status_code == 403
+
+
+def test_submissions_not_decrypted_are_rows_with_a_status(site: Site, tmp_path: Path) -> None:
+    """As in Central, the root table lists every submission: one not decrypted (waiting, failed,
+    or missing its encrypted XML) is a row of ``__id`` and ``__system`` with its status."""
+    instance = site.instance
+    with instance.sessions() as session:
+        version = session.scalars(select(FormVersion)).one()
+        tampered = submit(session, version, profile_xml(PEOPLE[0]))
+        part = session.scalars(
+            select(SubmissionPart)
+            .join(Submission, Submission.id == SubmissionPart.submission_id)
+            .where(Submission.instance_id == tampered, SubmissionPart.name == "submission.xml.enc")
+        ).one()
+        part.data = bytes(b ^ 0x5A for b in part.data)
+        session.commit()
+    process_all(instance.sessions, instance.kek)
+    with instance.sessions() as session:
+        version = session.scalars(select(FormVersion)).one()
+        failed = session.scalars(select(Submission).where(Submission.instance_id == tampered))
+        assert failed.one().state == "failed"
+        waiting = submit(session, version, profile_xml(PEOPLE[1]))
+        photo = [("photo.jpg", b"\xff\xd8 not really a photo")]
+        split = submit(
+            session, version, profile_xml(PEOPLE[2]), media=photo, only=["photo.jpg.enc"]
+        )
+        session.commit()
+
+    http = site.login("dm@example.org")
+    doc = http.get(f"{site.svc()}/Submissions?%24count=true", timeout=30).json()
+    processed = site.instance_ids[::-1]
+    assert [r["__id"] for r in doc["value"]] == [split, waiting, tampered, *processed]
+    assert doc["@odata.count"] == 6
+    statuses = [r["__system"]["status"] for r in doc["value"]]
+    assert statuses == [
+        "missingEncryptedFormData",
+        "notDecrypted",
+        "notDecrypted",
+        None,
+        None,
+        None,
+    ]
+    for row in doc["value"][:3]:
+        assert set(row) == {"__id", "__system"}  # metadata only: there is nothing decrypted
+        assert row["__system"]["formVersion"] == version.version
+        assert row["__system"]["submissionDate"].endswith("Z")
+    assert doc["value"][0]["__system"]["attachmentsPresent"] == 1
+    assert doc["value"][0]["__system"]["attachmentsExpected"] == 1
+
+    def ids(query: str, table: str = "Submissions") -> list[str]:
+        answer = http.get(f"{site.svc()}/{table}?{query}", timeout=30)
+        assert answer.status_code == 200, answer.text
+        return [r["__id"] for r in answer.json()["value"]]
+
+    assert ids("%24filter=__system/status+eq+null") == processed
+    assert ids("%24filter=__system/status+eq+%27notDecrypted%27") == [waiting, tampered]
+    assert ids("%24filter=__system/status+ne+null&%24top=1&%24skip=1") == [waiting]
+    assert ids("%24filter=group_size+ge+1") == processed  # no answers: no match
+    # Repeat tables hold decrypted rows only; a pending submission reads as itself.
+    assert len(ids("", "Submissions.household")) == 3
+    one = http.get(f"{site.svc()}/Submissions('{waiting}')", timeout=30).json()["value"]
+    assert [(r["__id"], r["__system"]["status"]) for r in one] == [(waiting, "notDecrypted")]
+    with pyodk_client(site, tmp_path, "dm@example.org") as client:
+        table = client.submissions.get_table(form_id="profile", expand="*")
+    frame = pd.json_normalize(data=table["value"], sep="/")
+    assert list(frame["__system/status"].fillna("")) == [*statuses[:3], "", "", ""]
+    assert secrets_in(json.dumps([doc, table], ensure_ascii=False)) == []

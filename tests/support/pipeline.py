@@ -46,11 +46,13 @@ def submit(
     instance_id: str | None = None,
     inner_instance_id: str | None = None,
     meta: str = "",
+    only: Sequence[str] | None = None,
 ) -> str:
     """Seal an instance with the key its form carries and receive it; return its instanceID.
 
     ``inner_instance_id`` writes another instanceID inside the instance than the envelope's;
-    ``meta`` adds elements to its meta group (an ``instanceName``, say).
+    ``meta`` adds elements to its meta group (an ``instanceName``, say); ``only`` sends just
+    the named parts, as the first request of a split upload does.
     """
     instance_id = instance_id or f"uuid:{uuid.uuid4()}"
     version = session.get(FormVersion, version.id) or version
@@ -70,7 +72,11 @@ def submit(
         media=list(media),
         public_key=kr.load_public_key(match.group(1)),
     )
-    parts = [intake.Part(name, io.BytesIO(data)) for name, data in sealed.files.items()]
+    parts = [
+        intake.Part(name, io.BytesIO(data))
+        for name, data in sealed.files.items()
+        if only is None or name in only
+    ]
     intake.receive(
         session,
         project_id=version.form.project_id,
