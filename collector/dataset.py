@@ -10,12 +10,15 @@ batches, so memory does not grow with the number of submissions.
 from __future__ import annotations
 
 import base64
+import heapq
+import itertools
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, null, or_, select
 from sqlalchemy.orm import Session
 
 from collector import vault
@@ -224,29 +227,84 @@ def entries(
     order instead, paged by offset, from ``offset`` on; ``after_id`` is then not used. With
     ``pending``, submissions not (yet) decrypted come too, with an empty document.
     """
-    stmt = (
-        stored(select(*_ENTRY_COLUMNS, SubmissionRecord.data.label("record_data")), pending)
-        .where(Submission.form_id == form.id, *where)
-        .limit(bindparam("size"))
-    )
     if order:
-        stmt = keyed = stmt.order_by(*order).offset(bindparam("offset"))
-    elif newest_first:
-        stmt = stmt.order_by(Submission.id.desc())
-        keyed = stmt.where(Submission.id < bindparam("after"))
-    else:
-        stmt = stmt.order_by(Submission.id)
-        keyed = stmt.where(Submission.id > bindparam("after"))
-    last, sent = after_id, 0
-    while limit is None or sent < limit:
-        size = batch if limit is None else min(batch, limit - sent)
-        params = {"offset": offset + sent} if order else {"after": last}
-        query = stmt if last is None else keyed
-        rows = session.connection().execute(query, {**params, "size": size}).all()
-        if not rows:
+        stmt = (
+            stored(select(*_ENTRY_COLUMNS, SubmissionRecord.data.label("record_data")), pending)
+            .where(Submission.form_id == form.id, *where)
+            .order_by(*order)
+            .offset(bindparam("offset"))
+            .limit(bindparam("size"))
+        )
+        sent = 0
+        while limit is None or sent < limit:
+            size = batch if limit is None else min(batch, limit - sent)
+            params = {"offset": offset + sent, "size": size}
+            found = session.connection().execute(stmt, params).all()
+            if not found:
+                return
+            yield [Entry(row, _document(row.record_data)) for row in found]
+            sent += len(found)
+        return
+    size = batch if limit is None else min(batch, limit)
+    walks = [
+        _keyset(session, first, following, after_id, size)
+        for first, following in _walks(form.id, where, newest_first, pending)
+    ]
+    rows: Iterator[Any] = (
+        walks[0]
+        if len(walks) == 1
+        else heapq.merge(*walks, key=attrgetter("id"), reverse=newest_first)
+    )
+    if limit is not None:
+        rows = itertools.islice(rows, limit)
+    while chunk := list(itertools.islice(rows, batch)):
+        yield [Entry(row, _document(row.record_data)) for row in chunk]
+
+
+def _walks(
+    form_id: int, where: Sequence[ColumnElement[bool]], newest_first: bool, pending: bool
+) -> list[tuple[Select[Any], Select[Any]]]:
+    """The first and the following (``after``) batch queries of each walk in submission order.
+
+    Each walk reads through the (state, id) index and stops at its batch size. Submissions not
+    decrypted are a few among many, so with ``pending`` they have a walk of their own, merged
+    with the processed one by id: one outer join over the form would read every one of its
+    submissions for each batch.
+    """
+    after = (
+        Submission.id < bindparam("after") if newest_first else Submission.id > bindparam("after")
+    )
+    key = Submission.id.desc() if newest_first else Submission.id.asc()
+
+    def walk(query: Select[Any]) -> tuple[Select[Any], Select[Any]]:
+        query = query.where(Submission.form_id == form_id, *where).order_by(key)
+        query = query.limit(bindparam("size"))
+        return query, query.where(after)
+
+    done = (
+        select(*_ENTRY_COLUMNS, SubmissionRecord.data.label("record_data"))
+        .join(SubmissionRecord, SubmissionRecord.submission_id == Submission.id)
+        .where(Submission.state == SubmissionState.PROCESSED.value)
+    )
+    if not pending:
+        return [walk(done)]
+    waiting = select(*_ENTRY_COLUMNS, null().label("record_data")).where(
+        Submission.state.in_([SubmissionState.RECEIVED.value, SubmissionState.FAILED.value])
+    )
+    return [walk(done), walk(waiting)]
+
+
+def _keyset(
+    session: Session, first: Select[Any], following: Select[Any], after: int | None, size: int
+) -> Iterator[Any]:
+    """Yield the rows of one walk, ``size`` per query, resuming after the last row read."""
+    while True:
+        query = first if after is None else following
+        found = session.connection().execute(query, {"after": after, "size": size}).all()
+        yield from found
+        if len(found) < size:
             return
-        yield [Entry(row, _document(row.record_data)) for row in rows]
-        last, sent = rows[-1].id, sent + len(rows)
+        after = found[-1].id
 
 
 def model_of(session: Session, form: Form, version_id: int | None = None) -> FormModel:

@@ -136,7 +136,7 @@ class Shaper:
         sub = entry.submission
         first = self.versions.first(sub)
         updated = first.updated_at or sub.updated_at
-        status = self._status(sub)
+        status = None if sub.state == SubmissionState.PROCESSED.value else self._status(sub)
         # The parts received are attachments but the submission's XML, once that has arrived.
         arrived = 0 if status == "missingEncryptedFormData" else _xml_parts(sub)
         return {
@@ -154,12 +154,10 @@ class Shaper:
             "deletedAt": None,
         }
 
-    def _status(self, sub: Any) -> str | None:
-        """Central's ``__system/status``: None once decrypted; before that, or when decryption
-        failed, ``notDecrypted``, or ``missingEncryptedFormData`` while the encrypted XML of an
-        upload has not arrived."""
-        if sub.state == SubmissionState.PROCESSED.value:
-            return None
+    def _status(self, sub: Any) -> str:
+        """Central's ``__system/status`` of a submission not decrypted: ``notDecrypted`` (not
+        yet, or decryption failed), or ``missingEncryptedFormData`` while the encrypted XML of
+        an upload has not arrived. A decrypted one's is None."""
         if sub.envelope == "odk" and sub.received_parts < sub.expected_parts:
             manifest = self.session.scalars(
                 select(Submission.manifest).where(Submission.id == sub.id)

@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
+from typing import Any
 
 import defusedxml.ElementTree
 import pytest
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from collector import dataset
 from collector.db import session_factory
 from collector.errors import NotFound
-from collector.models import AuditEntry, FormVersion
+from collector.models import AuditEntry, Form, FormVersion, Submission, SubmissionPart
 from collector.odata import edm, values
 from collector.odata.errors import PropertyNotFound, UnsupportedSelect
 from forms.build import build_xform
@@ -30,6 +32,7 @@ from tests.collector.odata_support import (
     pseudonyms,
     read,
 )
+from tests.support.pipeline import process_all, submit
 from tests.support.xlsform import PROFILE, md_to_xlsx
 
 NS = {"edmx": edm.EDMX, "edm": edm.EDM}
@@ -371,3 +374,61 @@ def test_a_form_without_a_published_version_has_no_tables(
         session.commit()
     with pytest.raises(NotFound):
         read(sessions, "profile")
+
+
+def test_pending_submissions_interleave_in_submission_order(
+    sessions: sessionmaker[Session], kek: bytes
+) -> None:
+    """Submissions not decrypted are read by a walk of their own, merged with the processed
+    walk by id: batches that cross both keep the order, and nothing is lost or repeated."""
+    version, (first,) = load(sessions, kek, PROFILE, [profile_xml(PEOPLE[0])])
+    with sessions() as session:
+        tampered = submit(session, version, profile_xml(PEOPLE[1]))
+        session.execute(
+            update(SubmissionPart)
+            .where(
+                SubmissionPart.submission_id
+                == select(Submission.id)
+                .where(Submission.instance_id == tampered)
+                .scalar_subquery(),
+                SubmissionPart.name == "submission.xml.enc",
+            )
+            .values(data=b"\x00" * 64)
+        )
+        session.commit()
+    process_all(sessions, kek)
+    with sessions() as session:
+        photo = [("photo.jpg", b"\xff\xd8 not a photo")]
+        split = submit(
+            session, version, profile_xml(PEOPLE[2]), media=photo, only=["photo.jpg.enc"]
+        )
+        later = submit(session, version, profile_xml(PEOPLE[0]))
+        session.commit()
+    process_all(sessions, kek)
+    with sessions() as session:
+        waiting = submit(session, version, profile_xml(PEOPLE[1]))
+        session.commit()
+    order = [waiting, later, split, tampered, first]
+    with sessions() as session:
+        states = dict(session.execute(select(Submission.instance_id, Submission.state)).all())
+        assert [states[i] for i in order] == [
+            "received", "processed", "received", "failed", "processed",
+        ]  # fmt: skip
+        form = session.get_one(Form, version.form_id)
+        ids = {sub.instance_id: sub.id for sub in session.scalars(select(Submission))}
+
+        def walked(**options: Any) -> list[str]:
+            found = dataset.entries(session, form, batch=2, **options)
+            return [entry.submission.instance_id for chunk in found for entry in chunk]
+
+        assert walked(newest_first=True, pending=True) == order
+        assert walked(pending=True) == order[::-1]
+        assert walked(newest_first=True, pending=True, after_id=ids[later]) == order[2:]
+        assert walked(newest_first=True, pending=True, limit=3) == order[:3]
+        assert walked(newest_first=True) == [later, first]
+    rows = read(sessions, "profile", args={"$top": "2"})
+    assert [r["__id"] for r in rows["value"]] == order[:2]
+    statuses = [r["__system"]["status"] for r in read(sessions, "profile")["value"]]
+    assert statuses == [
+        "notDecrypted", None, "missingEncryptedFormData", "notDecrypted", None,
+    ]  # fmt: skip
