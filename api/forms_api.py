@@ -199,19 +199,23 @@ def versions(project_id: int, xml_form_id: str) -> Response:
 
 
 def _attachment_rows(version: FormVersion) -> list[dict[str, Any]]:
+    session = context.db()
     kinds = publishing.attachment_kinds(version.xml)
-    return [
-        {
-            "name": a.name,
-            "type": kinds.get(a.name, "file"),
-            "hash": a.md5,
-            "exists": a.data is not None,
-            "blob_exists": a.data is not None,
-            "dataset_exists": False,
-            "updated_at": a.updated_at if a.data is not None else None,
-        }
-        for a in publishing.attachments(context.db(), version)
-    ]
+    rows = []
+    for a in publishing.attachments(session, version):
+        linked = publishing.entity_list_of(session, version.form.project_id, a) is not None
+        rows.append(
+            {
+                "name": a.name,
+                "type": kinds.get(a.name, "file"),
+                "hash": a.md5,
+                "exists": a.data is not None or linked,
+                "blob_exists": a.data is not None,
+                "dataset_exists": linked,
+                "updated_at": a.updated_at if a.data is not None else None,
+            }
+        )
+    return rows
 
 
 @bp.get("/<xml_form_id>/attachments")

@@ -222,17 +222,17 @@ def _record_download(
 
 @bp.get("/forms/<xml_form_id>/manifest")
 def form_manifest(project_id: int, xml_form_id: str) -> Response:
-    """List the media and data files of the version served (those uploaded), with md5s."""
+    """List the files of the version served (those uploaded, and entity lists), with md5s."""
     _form, version = _form_for_download(project_id, xml_form_id)
     url = f"{base_url()}/forms/{quote(xml_form_id, safe='')}/attachments"
+    secrets = vault.Secrets(instance().kek)
     files = "".join(
         "<mediaFile>"
-        f"<filename>{escape(a.name)}</filename>"
-        f"<hash>md5:{a.md5}</hash>"
-        f"<downloadUrl>{escape(url)}/{escape(quote(a.name, safe=''))}</downloadUrl>"
+        f"<filename>{escape(f.name)}</filename>"
+        f"<hash>md5:{f.md5}</hash>"
+        f"<downloadUrl>{escape(url)}/{escape(quote(f.name, safe=''))}</downloadUrl>"
         "</mediaFile>"
-        for a in publishing.attachments(g.db, version)
-        if a.data is not None
+        for f in publishing.served_files(secrets, g.db, project_id, version)
     )
     body = f'<manifest xmlns="{MANIFEST_NS}">{files}</manifest>'
     return xml_response(f'<?xml version="1.0" encoding="UTF-8"?>\n{body}')
@@ -240,15 +240,11 @@ def form_manifest(project_id: int, xml_form_id: str) -> Response:
 
 @bp.get("/forms/<xml_form_id>/attachments/<name>")
 def form_attachment(project_id: int, xml_form_id: str, name: str) -> Response:
-    """Serve one attachment of the version served, byte for byte as the manifest hashed it."""
+    """Serve one file of the version served, byte for byte as the manifest hashed it."""
     _form, version = _form_for_download(project_id, xml_form_id)
-    for attachment in publishing.attachments(g.db, version):
-        if attachment.name == name and attachment.data is not None:
-            kind = attachment.content_type or "application/octet-stream"
-            data = publishing.attachment_data(
-                vault.Secrets(instance().kek), g.db, project_id, attachment
-            )
-            return openrosa_headers(Response(data, content_type=kind))
+    secrets = vault.Secrets(instance().kek)
+    for served in publishing.served_files(secrets, g.db, project_id, version, only=name):
+        return openrosa_headers(Response(served.read(), content_type=served.content_type))
     raise NotFound(f"form {xml_form_id!r} has no attachment {name!r}")
 
 

@@ -15,6 +15,8 @@ pages: a ``$skiptoken`` names the last entity of the previous page. An ordered r
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
 import json
 import re
@@ -229,6 +231,27 @@ def get_entity(session: Session, dataset: Dataset, entity_uuid: str) -> Entity:
     if entity is None or entity.deleted_at is not None:
         raise NotFound(f"entity {entity_uuid} does not exist in {dataset.name!r}")
     return entity
+
+
+def attachment_csv(session: Session, secrets: vault.Secrets, dataset: Dataset) -> bytes:
+    """The entity list as a form's data file (``select_one_from_file <list>.csv``), as Central
+    writes it for Collect: ``name`` (the uuid), ``label``, ``__version``, then the properties;
+    live entities, newest first."""
+    props = [p.name for p in properties(session, dataset)]
+    buffer = io.StringIO()
+    out = csv.writer(buffer, lineterminator="\n")
+    out.writerow(["name", "label", "__version", *props])
+    stmt = (
+        select(Entity)
+        .where(Entity.dataset_id == dataset.id, Entity.deleted_at.is_(None))
+        .order_by(Entity.created_at.desc(), Entity.id.desc())
+    )
+    for entity in session.scalars(stmt):
+        opened = contents(session, secrets, dataset, entity)
+        out.writerow(
+            [entity.uuid, opened.label, entity.version, *(opened.data.get(p, "") for p in props)]
+        )
+    return buffer.getvalue().encode()
 
 
 def list_entities(session: Session, dataset: Dataset) -> list[Entity]:

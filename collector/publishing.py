@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -14,7 +17,7 @@ from sqlalchemy.orm import Session
 from collector import audit, keyring, vault
 from collector.audit import Actor
 from collector.errors import Conflict, InvalidInput, NotFound
-from collector.models import Form, FormAttachment, FormState, FormVersion, utcnow
+from collector.models import Dataset, Form, FormAttachment, FormState, FormVersion, utcnow
 from forms.build import BuiltForm, build_xform
 from forms.errors import FormError
 from forms.model import FormModel, parse_xform
@@ -244,6 +247,68 @@ def attachments(session: Session, version: FormVersion) -> list[FormAttachment]:
     """Return a version's attachment slots, by name (data NULL: not uploaded yet)."""
     stmt = select(FormAttachment).where(FormAttachment.form_version_id == version.id)
     return list(session.scalars(stmt.order_by(FormAttachment.name)))
+
+
+def entity_list_of(session: Session, project_id: int, attachment: FormAttachment) -> Dataset | None:
+    """The entity list a data file stands for, as Central links them: ``<list>.csv`` with no
+    file uploaded, in a project that has that list (an uploaded file takes precedence)."""
+    if attachment.data is not None or not attachment.name.endswith(".csv"):
+        return None
+    stmt = select(Dataset).where(
+        Dataset.project_id == project_id, Dataset.name == attachment.name.removesuffix(".csv")
+    )
+    return session.scalars(stmt).one_or_none()
+
+
+@dataclass(frozen=True)
+class Served:
+    """A file Collect may download for a form version: an uploaded one, or an entity list."""
+
+    name: str
+    md5: str
+    content_type: str
+    read: Callable[[], bytes]
+
+
+def served_files(
+    secrets: vault.Secrets,
+    session: Session,
+    project_id: int,
+    version: FormVersion,
+    only: str | None = None,
+) -> list[Served]:
+    """The files the manifest lists for a version (or the one named ``only``), with the md5
+    of the bytes ``read`` gives.
+
+    An entity list is written out here, so its md5 changes whenever an entity does and Collect
+    fetches the new list.
+    """
+    from collector import entities  # It reads through OData's filters, which read forms.
+
+    served = []
+    for attachment in attachments(session, version):
+        if only is not None and attachment.name != only:
+            continue
+        if attachment.data is not None:
+            kind = attachment.content_type or "application/octet-stream"
+            read = _opener(secrets, session, project_id, attachment)
+            served.append(Served(attachment.name, attachment.md5 or "", kind, read))
+            continue
+        dataset = entity_list_of(session, project_id, attachment)
+        if dataset is not None:
+            data = entities.attachment_csv(session, secrets, dataset)
+            md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+            served.append(Served(attachment.name, md5, "text/csv", partial(bytes, data)))
+    return served
+
+
+def _opener(
+    secrets: vault.Secrets, session: Session, project_id: int, attachment: FormAttachment
+) -> Callable[[], bytes]:
+    def read() -> bytes:
+        return attachment_data(secrets, session, project_id, attachment) or b""
+
+    return read
 
 
 def seal_attachment(

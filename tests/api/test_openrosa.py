@@ -7,7 +7,9 @@ POST 201, the 401/403 token matrix, closing and closed forms, retries and split 
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -16,7 +18,8 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from collector import appusers, publishing, vault
+from collector import appusers, entities, publishing, sessions, users, vault
+from collector.audit import CLI
 from collector.db import transaction
 from collector.models import Form, FormDownload, FormVersion, SubmissionMedia, SubmissionRecord
 from tests.support.collect import CollectClient
@@ -424,3 +427,94 @@ def test_attachments_are_offered_through_the_manifest(site: Site) -> None:
     assert media.findtext(f"{MANIFEST}hash") == f"md5:{hashlib.md5(served.content).hexdigest()}"
     missing = client._get(f"{client.server_url}/forms/with_files/attachments/areas.csv")
     assert missing.status_code == 404
+
+
+def _manifest_files(client: CollectClient, form_id: str) -> dict[str, tuple[str, str]]:
+    """The manifest's files: name -> (md5 hash, download URL)."""
+    manifest = client._get(f"{client.server_url}/forms/{form_id}/manifest")
+    assert_openrosa(manifest)
+    return {
+        media.findtext(f"{MANIFEST}filename") or "": (
+            media.findtext(f"{MANIFEST}hash") or "",
+            media.findtext(f"{MANIFEST}downloadUrl") or "",
+        )
+        for media in ElementTree.fromstring(manifest.content).findall(f"{MANIFEST}mediaFile")
+    }
+
+
+def test_an_entity_list_is_served_as_the_data_file_it_is_named_for(site: Site) -> None:
+    """``select_one_from_file places.csv`` in a project with an entity list ``places``: Collect
+    gets the live entities in Central's columns, and a new md5 whenever an entity changes."""
+    site.publish(WITH_FILES)
+    secrets = vault.Secrets(site.instance.kek)
+    with transaction(site.instance.sessions) as session:
+        places = entities.create_dataset(session, site.project_id, "places", False, actor=CLI)
+        entities.add_property(session, places, "province", actor=CLI)
+        made = entities.create_entities(
+            session,
+            secrets,
+            places,
+            [
+                entities.NewEntity('Van, "centre"', {"province": "Van"}),
+                entities.NewEntity("Antakya", {"province": "Hatay"}),
+            ],
+            actor=CLI,
+        )
+        van, antakya = (e.uuid for e in made)
+    client = CollectClient(site.url_for(site.app_user("Lists", forms=("with_files",))))
+    files = _manifest_files(client, "with_files")
+    assert set(files) == {"places.csv"}  # areas.csv has neither a file nor a list
+    md5, url = files["places.csv"]
+    served = client._get(url)
+    assert served.status_code == 200
+    assert served.headers["Content-Type"].startswith("text/csv")
+    assert md5 == f"md5:{hashlib.md5(served.content).hexdigest()}"
+    rows = list(csv.reader(io.StringIO(served.content.decode())))
+    assert rows[0] == ["name", "label", "__version", "province"]
+    expected = [[van, 'Van, "centre"', "1", "Van"], [antakya, "Antakya", "1", "Hatay"]]
+    assert sorted(rows[1:]) == sorted(expected)
+
+    with transaction(site.instance.sessions) as session:
+        places = entities.get_dataset(session, site.project_id, "places")
+        entity = entities.get_entity(session, places, antakya)
+        change = entities.Update(data={"province": "Hatay (İskenderun)"}, force=True)
+        entities.update_entity(session, secrets, places, entity, change, actor=CLI)
+        gone = entities.get_entity(session, places, van)
+        entities.delete_entity(session, places, gone, actor=CLI)
+    md5_after, _url = _manifest_files(client, "with_files")["places.csv"]
+    assert md5_after != md5
+    rows = list(csv.reader(io.StringIO(client._get(url).content.decode())))
+    assert rows[1:] == [[antakya, "Antakya", "2", "Hatay (İskenderun)"]]
+
+    admin = requests.Session()
+    with transaction(site.instance.sessions) as session:
+        user = users.create(session, "lists@example.org", "admin", None)
+        admin.headers["Authorization"] = f"Bearer {sessions.issue(session, user).token}"
+    listed = admin.get(
+        f"{site.origin}/v1/projects/{site.project_id}/forms/with_files/attachments", timeout=30
+    ).json()
+    by_name = {a["name"]: a for a in listed}
+    assert (by_name["places.csv"]["datasetExists"], by_name["places.csv"]["exists"]) == (True, True)
+    assert by_name["places.csv"]["blobExists"] is False
+    assert (by_name["areas.csv"]["datasetExists"], by_name["areas.csv"]["exists"]) == (False, False)
+
+
+def test_an_uploaded_data_file_takes_precedence_over_an_entity_list(site: Site) -> None:
+    site.publish(WITH_FILES)
+    secrets = vault.Secrets(site.instance.kek)
+    with transaction(site.instance.sessions) as session:
+        places = entities.create_dataset(session, site.project_id, "places", False, actor=CLI)
+        one = [entities.NewEntity("Van", {})]
+        entities.create_entities(session, secrets, places, one, actor=CLI)
+        form = publishing.get_form(session, site.project_id, "with_files")
+        version = publishing.current_version(session, form.id)
+        assert version is not None
+        [slot] = [a for a in publishing.attachments(session, version) if a.name == "places.csv"]
+        slot.key_version, slot.data = publishing.seal_attachment(
+            secrets, session, site.project_id, "places.csv", PLACES
+        )
+        slot.md5, slot.content_type = hashlib.md5(PLACES).hexdigest(), "text/csv"
+    client = CollectClient(site.url_for(site.app_user("Upload", forms=("with_files",))))
+    md5, url = _manifest_files(client, "with_files")["places.csv"]
+    assert client._get(url).content == PLACES
+    assert md5 == f"md5:{hashlib.md5(PLACES).hexdigest()}"
