@@ -301,7 +301,11 @@ def _scan(
 
 
 def _require_submission(scan: _Scan, instance_id: str) -> None:
-    stmt = scan._base(Submission.id).limit(1)
+    # A submission not decrypted exists too: its repeat tables are empty, not missing.
+    stmt = stored(select(Submission.id), pending=True).where(
+        Submission.form_id == scan.form.id, *scan.sql
+    )
+    stmt = stmt.limit(1)
     if scan.session.scalar(stmt) is None:
         raise NotFound("Could not find the resource you were looking for.")
 

@@ -374,6 +374,10 @@ def test_submissions_not_decrypted_are_rows_with_a_status(site: Site, tmp_path: 
     assert len(ids("", "Submissions.household")) == 3
     one = http.get(f"{site.svc()}/Submissions('{waiting}')", timeout=30).json()["value"]
     assert [(r["__id"], r["__system"]["status"]) for r in one] == [(waiting, "notDecrypted")]
+    members = http.get(f"{site.svc()}/Submissions('{waiting}')/household", timeout=30)
+    assert (members.status_code, members.json()["value"]) == (200, [])
+    unknown = http.get(f"{site.svc()}/Submissions('uuid:nothing')/household", timeout=30)
+    assert unknown.status_code == 404
     with pyodk_client(site, tmp_path, "dm@example.org") as client:
         table = client.submissions.get_table(form_id="profile", expand="*")
     frame = pd.json_normalize(data=table["value"], sep="/")
