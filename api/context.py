@@ -40,6 +40,11 @@ def db() -> Session:
     return session
 
 
+def origin() -> str:
+    """Return the public origin (COLLECTOR_PUBLIC_URL, else what the request came to)."""
+    return instance().settings.public_url or request.host_url.rstrip("/")
+
+
 def streamed(body: Iterator[T], session: Session) -> Iterator[T]:
     """Send a streamed body after the view has returned, then end the transaction it was read in.
 

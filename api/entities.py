@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api import context
+from api.odata import odata_response
 from api.openapi import operation
 from api.schemas.common import SuccessSchema, iso
 from api.schemas.entities import (
@@ -372,14 +373,7 @@ def odata_entities(project_id: int, name: str) -> Response:
 
 
 def _service_url(project_id: int, name: str) -> str:
-    origin = context.instance().settings.public_url or request.host_url.rstrip("/")
-    return f"{origin}/v1/projects/{project_id}/datasets/{quote(name, safe='')}.svc"
-
-
-def _odata(body: str | bytes, content_type: str = odata.JSON_TYPE) -> Response:
-    response = Response(body, content_type=content_type)
-    response.headers["OData-Version"] = "4.0"
-    return response
+    return f"{context.origin()}/v1/projects/{project_id}/datasets/{quote(name, safe='')}.svc"
 
 
 @bp.get("/<name>.svc", strict_slashes=False)
@@ -387,7 +381,7 @@ def _odata(body: str | bytes, content_type: str = odata.JSON_TYPE) -> Response:
 def odata_service(project_id: int, name: str) -> Response:
     """The entity list's one entity set, ``Entities``."""
     _dataset(project_id, name, Action.ENTITY_READ)
-    return _odata(odata.dumps(entity_service_document(_service_url(project_id, name))))
+    return odata_response(odata.dumps(entity_service_document(_service_url(project_id, name))))
 
 
 @bp.get("/<name>.svc/$metadata")
@@ -396,7 +390,7 @@ def odata_metadata(project_id: int, name: str) -> Response:
     """``Entities`` with ``__id``, ``__system``, ``label`` and the list's properties."""
     dataset, _ = _dataset(project_id, name, Action.ENTITY_READ)
     props = [p.name for p in entities.properties(context.db(), dataset)]
-    return _odata(entity_metadata_xml(dataset.name, props), "application/xml")
+    return odata_response(entity_metadata_xml(dataset.name, props), "application/xml")
 
 
 #: Entities opened and written per database read of the CSV export.

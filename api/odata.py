@@ -29,19 +29,18 @@ bp = Blueprint("odata", __name__, url_prefix="/v1/projects/<int:project_id>/form
 XML_TYPE = "application/xml"
 
 
-def _origin() -> str:
-    return context.instance().settings.public_url or request.host_url.rstrip("/")
-
-
 def _form(project_id: int, xml_form_id: str) -> tuple[Form, str]:
     """Authorise the reader and return the form and its service URL."""
     context.require(Action.SUBMISSION_READ, project_id)
     form = publishing.get_form(context.db(), project_id, xml_form_id)
-    url = f"{_origin()}/v1/projects/{project_id}/forms/{quote(xml_form_id, safe='')}.svc"
+    url = f"{context.origin()}/v1/projects/{project_id}/forms/{quote(xml_form_id, safe='')}.svc"
     return form, url
 
 
-def _odata(body: str | bytes | Iterator[str], content_type: str = odata.JSON_TYPE) -> Response:
+def odata_response(
+    body: str | bytes | Iterator[str], content_type: str = odata.JSON_TYPE
+) -> Response:
+    """An OData answer: its body, its content type and the OData-Version header."""
     response = Response(body, content_type=content_type)
     response.headers["OData-Version"] = "4.0"
     return response
@@ -51,7 +50,7 @@ def _odata(body: str | bytes | Iterator[str], content_type: str = odata.JSON_TYP
 def service_document(project_id: int, xml_form_id: str) -> Response:
     """The OData service document: one entity set per table of the form."""
     form, url = _form(project_id, xml_form_id)
-    return _odata(odata.dumps(odata.service_document(context.db(), form, url)))
+    return odata_response(odata.dumps(odata.service_document(context.db(), form, url)))
 
 
 @bp.get("/<xml_form_id>.svc/<path:target>")
@@ -60,7 +59,7 @@ def resource(project_id: int, xml_form_id: str, target: str) -> Response:
     form, url = _form(project_id, xml_form_id)
     session = context.db()
     if target == "$metadata":
-        return _odata(odata.metadata(session, form), XML_TYPE)
+        return odata_response(odata.metadata(session, form), XML_TYPE)
     actor = context.actor()
     admin = actor.role == Role.ADMIN.value
     viewer = Viewer(context.secrets(), sensitive=True) if admin else Viewer()
@@ -74,4 +73,4 @@ def resource(project_id: int, xml_form_id: str, target: str) -> Response:
         actor=actor,
         page_size=current_app.config.get("ODATA_PAGE_SIZE"),
     )
-    return _odata(context.streamed(body, session))
+    return odata_response(context.streamed(body, session))

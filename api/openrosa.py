@@ -129,7 +129,7 @@ def authenticate(_endpoint: str | None, values: dict[str, object] | None) -> Non
 
 def base_url() -> str:
     """The app user's server URL for this request's project (only lists and manifests need it)."""
-    return f"{origin()}/v1/key/{g.token}/projects/{g.app_user.project_id}"
+    return f"{context.origin()}/v1/key/{g.token}/projects/{g.app_user.project_id}"
 
 
 @bp.teardown_request
@@ -137,11 +137,6 @@ def close_session(_exc: BaseException | None) -> None:
     session = g.pop("db", None)
     if session is not None:
         session.close()
-
-
-def origin() -> str:
-    """Return the public origin (COLLECTOR_PUBLIC_URL, else what the request came to)."""
-    return instance().settings.public_url or request.host_url.rstrip("/")
 
 
 def _listed_forms(session: Session, user: appusers.Caller) -> list[tuple[Form, FormVersion]]:

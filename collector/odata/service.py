@@ -148,10 +148,11 @@ class _Scan:
 
         return lookup
 
-    def _base(self, *columns: Any) -> Select[Any]:
+    def _base(self, *columns: Any, pending: bool | None = None) -> Select[Any]:
         # The root table lists submissions not decrypted too (Central's ``status``); only
         # processed ones have repeat rows.
-        return stored(select(*columns), pending=self.is_root).where(
+        pending = self.is_root if pending is None else pending
+        return stored(select(*columns), pending=pending).where(
             Submission.form_id == self.form.id, *self.sql
         )
 
@@ -302,10 +303,7 @@ def _scan(
 
 def _require_submission(scan: _Scan, instance_id: str) -> None:
     # A submission not decrypted exists too: its repeat tables are empty, not missing.
-    stmt = stored(select(Submission.id), pending=True).where(
-        Submission.form_id == scan.form.id, *scan.sql
-    )
-    stmt = stmt.limit(1)
+    stmt = scan._base(Submission.id, pending=True).limit(1)
     if scan.session.scalar(stmt) is None:
         raise NotFound("Could not find the resource you were looking for.")
 
