@@ -425,8 +425,14 @@ def entities_csv(project_id: int, name: str) -> Response:
     text = request.args.get("$filter") or None
     entities.check_feed_filter(text)
     props = [p.name for p in entities.properties(session, dataset)]
+    # Whether it was filtered, not the filter: its literals are free text, a name even.
     audit.record(
-        session, actor, "entity.export", project_id=project_id, subject=dataset.name, filter=text
+        session,
+        actor,
+        "entity.export",
+        project_id=project_id,
+        subject=dataset.name,
+        filtered=text is not None,
     )
     context.commit()
     rows = _csv_rows(session, context.secrets(), dataset, props, text)

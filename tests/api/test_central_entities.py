@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import defusedxml.ElementTree
 import pytest
+from sqlalchemy import select
 
 from api import entities as entities_api
 from collector.db import transaction
-from collector.models import User
+from collector.models import AuditEntry, User
 from tests.collector.rawdb import raw_database_bytes
 from tests.support.central import Api, Central
 
@@ -381,6 +383,13 @@ def test_entities_csv_is_centrals_layout_newest_first_and_audited(
     ]
     deleted = _csv(api, base, "?%24filter=__system/deletedAt+ne+null")
     assert [r["__id"] for r in deleted] == [made["A"]]
+    # The audit says a download was filtered, not what the filter's free text said.
+    with central.session() as session:
+        details = session.scalars(
+            select(AuditEntry.details).where(AuditEntry.action == "entity.export")
+        ).all()
+    assert [json.loads(d)["filtered"] for d in details] == [False, False, True, True]
+    assert not any("__system" in d for d in details)
 
 
 def test_entities_csv_refuses_what_it_cannot_do_before_auditing(
@@ -388,7 +397,7 @@ def test_entities_csv_refuses_what_it_cannot_do_before_auditing(
 ) -> None:
     api, base = trees
     _seed(api, base, ("A",))
-    before = central.audit_actions()
+    before, counts = central.audit_actions(), central.counts()
     for query, status in (
         ("?%24filter=label+eq+%27A%27", 501),
         ("?%24filter=__id+eq", 400),
@@ -398,6 +407,7 @@ def test_entities_csv_refuses_what_it_cannot_do_before_auditing(
         assert answer.status_code == status, query
         assert "code" in answer.get_json()
     assert central.audit_actions() == before
+    assert central.counts() == counts
     assert api.get(f"{base}/nothing/entities.csv").status_code == 404
 
 
