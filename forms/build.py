@@ -17,6 +17,7 @@ from typing import Any
 from pyxform.errors import PyXFormError
 from pyxform.xls2xform import convert
 
+from forms.entity import check_entity_policy
 from forms.errors import ErrorCode, Finding, FormError
 from forms.lint import lint_workbook
 from forms.model import FormModel, parse_xform
@@ -102,6 +103,8 @@ def build_xform(
     findings += [Finding.of(ErrorCode.PII_011, path=path[len(bare.root) + 1 :]) for path in audits]
     _raise_first(verify_xform(xml))
     model = parse_xform(xml, policy)
+    entity_problems = check_entity_policy(model, policy, value_expressions(xml, bare))
+    _raise_first([Finding.from_error(problem) for problem in entity_problems])
     _check_key_injected(xml, workbook)
     return BuiltForm(
         xml=xml,

@@ -292,6 +292,48 @@ class ErrorCode(Enum):
         ("The public key is not an RSA key (algorithm {oid}); ODK encryption needs RSA."),
     )
     # The XForm and its instances.
+    # Entities (the entities sheet).
+    ENT_001 = Detail(
+        "entity declaration", "error", "The form's entity declaration is not valid: {detail}."
+    )
+    ENT_002 = Detail(
+        "entity property name",
+        "error",
+        (
+            "The field '{path}' saves to '{property}', which is not a valid property name "
+            "(letters, digits, _ . -; not name or label, not starting with __)."
+        ),
+    )
+    ENT_003 = Detail(
+        "save_to on no field",
+        "error",
+        "The bind '{path}' saves to '{property}' but is not a field of the form.",
+    )
+    ENT_004 = Detail(
+        "save_to in a repeat",
+        "error",
+        (
+            "The field '{path}' is inside a repeat and saves to '{property}'; only fields "
+            "outside repeats can be saved to an entity."
+        ),
+    )
+    ENT_005 = Detail(
+        "protected data saved to an entity",
+        "error",
+        (
+            "The field '{path}' is {kind} but saves to the entity property '{property}'. "
+            "Entities are served to devices and data managers outside the pseudonymised "
+            "record: remove the save_to, or save a field that holds no protected data."
+        ),
+    )
+    ENT_006 = Detail(
+        "protected data in an entity label",
+        "error",
+        (
+            "The entity label uses '{source}', which has a 'pii' value. A label is shown on "
+            "every device that uses the list: build it from fields without a 'pii' value."
+        ),
+    )
     XML_001 = Detail("not well-formed", "error", "The {what} is not well-formed XML: {detail}.")
     XML_002 = Detail(
         "DTD or entity",

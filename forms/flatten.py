@@ -47,6 +47,9 @@ class FlatInstance:
     repeats: Mapping[str, tuple[Row, ...]]
     #: Leaf paths present in the submission but not in the form (kept out of the rows).
     unknown: tuple[str, ...] = ()
+    #: The attributes of the entity element (by local name), when the form declares one and
+    #: the submission has it.
+    entity: Mapping[str, str] | None = None
 
     def rows(self, repeat: str | None = None) -> tuple[Row, ...]:
         """Return the rows of the root table (None) or of one repeat."""
@@ -111,7 +114,17 @@ def flatten_instance(model: FormModel, instance_xml: bytes) -> FlatInstance:
         root=Row(instance_id, None, None, (), MappingProxyType(values)),
         repeats=MappingProxyType({p: tuple(rows) for p, rows in builder.repeats.items()}),
         unknown=tuple(builder.unknown),
+        entity=_entity_attributes(document) if model.entity is not None else None,
     )
+
+
+def _entity_attributes(document: ET.Element) -> Mapping[str, str] | None:
+    for meta in document:
+        if local(meta.tag) == "meta":
+            for item in meta:
+                if local(item.tag) == "entity":
+                    return MappingProxyType({local(k): v for k, v in item.attrib.items()})
+    return None
 
 
 def _instance_id(document: ET.Element) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from forms.entity import EntityDeclaration, read_declaration
 from forms.errors import ErrorCode, FormError
 from forms.flatten import FlatInstance, Row, flatten_instance
 from forms.policy import PIIPolicy, PIIRule
@@ -83,6 +84,8 @@ class FormModel:
     groups: tuple[str, ...] = ()
     default_language: str | None = None
     policy: PIIPolicy = field(default_factory=PIIPolicy)
+    #: The entity each submission creates or updates (the entities sheet); None without one.
+    entity: EntityDeclaration | None = None
     _by_path: dict[str, Field] = field(default_factory=dict, repr=False)
     #: The repeat paths and the field paths as sets, for lookups of paths without positions.
     repeat_paths: frozenset[str] = field(default=frozenset(), repr=False)
@@ -154,6 +157,7 @@ def parse_xform(xml: bytes, policy: PIIPolicy | None = None) -> FormModel:
         groups=groups,
         default_language=default_language,
         policy=policy,
+        entity=read_declaration(model, root),
     )
 
 

@@ -55,11 +55,13 @@ def _parts(document: ET.Element) -> tuple[ET.Element, ET.Element, ET.Element, ET
 
 
 def _instance_paths(root: ET.Element) -> set[str]:
+    """Every element of the primary instance, and every attribute (``…/entity/@id``)."""
     paths: set[str] = set()
     stack = [(root, "/" + local(root.tag))]
     while stack:
         element, path = stack.pop()
         paths.add(path)
+        paths.update(f"{path}/@{local(name)}" for name in element.attrib)
         stack.extend((sub, f"{path}/{local(sub.tag)}") for sub in element)
     return paths
 
