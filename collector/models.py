@@ -594,3 +594,6 @@ class Entity(Base):
         UniqueConstraint("dataset_id", "uuid", name="uq_entities_dataset_uuid"),
         CheckConstraint("version > 0", name="version_positive"),
     )
+    # Every UPDATE names the version it read: a concurrent change makes it fail, not vanish.
+    # (SQLAlchemy's own attribute: typed by its base class, so not a ClassVar here.)
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}  # noqa: RUF012
