@@ -172,7 +172,9 @@ def review_submission(project_id: int, xml_form_id: str, instance_id: str) -> Re
     body = context.load(ReviewSchema(), context.json_body())
     session = context.db()
     root = submissions.get_logical(session, form, instance_id)
-    submissions.set_review(session, root, body["review_state"], actor=actor)
+    submissions.set_review(
+        session, root, body["review_state"], actor=actor, secrets=context.secrets()
+    )
     result = _views(session, form, [root])[0]
     context.commit()
     return context.answer(SubmissionSchema(), result)

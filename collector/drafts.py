@@ -19,6 +19,7 @@ from collector import audit, keyring, publishing, vault
 from collector.audit import Actor
 from collector.errors import Conflict, InvalidInput, NotFound
 from collector.models import Form, FormAttachment, FormState, FormVersion, utcnow
+from forms.model import parse_xform
 from forms.policy import PIIPolicy
 
 XLS_TYPE = "application/vnd.ms-excel"
@@ -134,6 +135,9 @@ def create_form(
     session.add(version)
     session.flush()
     publishing.expect_attachments(session, version, None)
+    if publish:
+        entity = parse_xform(version.xml).entity
+        publishing.declare_entity_list(session, project_id, entity, actor=actor)
     audit.record(
         session,
         actor,
@@ -292,6 +296,7 @@ def publish_draft(
     draft.key_generation_id = generation_id
     draft.published_at = form.updated_at = utcnow()
     session.flush()
+    publishing.declare_entity_list(session, form.project_id, parse_xform(xml).entity, actor=actor)
     audit.record(
         session,
         actor,

@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, null, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from collector import audit, keyring, vault
 from collector.audit import Actor
@@ -185,14 +186,17 @@ def create_entities(
     *,
     actor: Actor,
     user_agent: str | None = None,
+    creator_id: int | None = None,
+    source: Mapping[str, Any] | None = None,
 ) -> list[Entity]:
-    """Create entities (all or none)."""
+    """Create entities (all or none). ``source`` says where they came from (a submission) in
+    the audit entry; ``creator_id`` names their creator when the actor is not a web user."""
     created = []
     for item in items:
         entity_uuid = _uuid(item.uuid)
         if not item.label.strip():
             raise InvalidInput("an entity needs a label", code=400.2, field="label")
-        if _find(session, dataset, entity_uuid) is not None:
+        if find_entity(session, dataset, entity_uuid) is not None:
             raise Conflict(f"entity {entity_uuid} already exists", code=409.3, uuid=entity_uuid)
         body = Contents(item.label, _check_data(session, dataset, item.data))
         key_version, sealed = _seal(session, secrets, dataset, entity_uuid, body)
@@ -202,7 +206,7 @@ def create_entities(
             version=1,
             sealed=sealed,
             key_version=key_version,
-            creator_id=actor.id if actor.type == "user" else None,
+            creator_id=actor.id if actor.type == "user" else creator_id,
             user_agent=(user_agent or "")[:500] or None,
         )
         session.add(entity)
@@ -215,11 +219,13 @@ def create_entities(
         project_id=dataset.project_id,
         subject=dataset.name,
         count=len(created),
+        **(source or {}),
     )
     return created
 
 
-def _find(session: Session, dataset: Dataset, entity_uuid: str) -> Entity | None:
+def find_entity(session: Session, dataset: Dataset, entity_uuid: str) -> Entity | None:
+    """Return the entity with this uuid, even deleted; None when there is none."""
     return session.scalars(
         select(Entity).where(Entity.dataset_id == dataset.id, Entity.uuid == entity_uuid)
     ).one_or_none()
@@ -227,7 +233,7 @@ def _find(session: Session, dataset: Dataset, entity_uuid: str) -> Entity | None
 
 def get_entity(session: Session, dataset: Dataset, entity_uuid: str) -> Entity:
     """Return a live entity or raise NotFound."""
-    entity = _find(session, dataset, entity_uuid)
+    entity = find_entity(session, dataset, entity_uuid)
     if entity is None or entity.deleted_at is not None:
         raise NotFound(f"entity {entity_uuid} does not exist in {dataset.name!r}")
     return entity
@@ -278,8 +284,13 @@ def update_entity(
     change: Update,
     *,
     actor: Actor,
+    source: Mapping[str, Any] | None = None,
 ) -> Entity:
-    """Apply an update as a new version of the entity."""
+    """Apply an update as a new version of the entity.
+
+    The row is written only if it is still at the version read (the model's version column),
+    so of two updates based on the same version the second is refused, on either database.
+    """
     if not change.force and change.base_version is None:
         raise InvalidInput("an update names its baseVersion, or is forced", code=400.2)
     if not change.force and change.base_version != entity.version:
@@ -296,9 +307,10 @@ def update_entity(
     entity.key_version, entity.sealed = _seal(
         session, secrets, dataset, entity.uuid, Contents(label, data)
     )
+    read = entity.version
     entity.version += 1
     entity.updated_at = utcnow()
-    session.flush()
+    _flush_unchanged_since(session, entity, read)
     audit.record(
         session,
         actor,
@@ -307,14 +319,26 @@ def update_entity(
         subject=entity.uuid,
         version=entity.version,
         forced=change.force,
+        **(source or {}),
     )
     return entity
+
+
+def _flush_unchanged_since(session: Session, entity: Entity, read: int) -> None:
+    """Write an entity's change, refused if another writer changed it after ``read``."""
+    entity_uuid = entity.uuid  # the failed flush leaves the session unreadable until rollback
+    try:
+        session.flush()
+    except StaleDataError:
+        raise Conflict(
+            f"entity {entity_uuid} changed since version {read} was read", code=409.15
+        ) from None
 
 
 def delete_entity(session: Session, dataset: Dataset, entity: Entity, *, actor: Actor) -> None:
     """Soft-delete an entity."""
     entity.deleted_at = utcnow()
-    session.flush()
+    _flush_unchanged_since(session, entity, entity.version)
     audit.record(
         session, actor, "entity.delete", project_id=dataset.project_id, subject=entity.uuid
     )

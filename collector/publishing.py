@@ -14,11 +14,12 @@ from xml.sax.saxutils import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collector import audit, keyring, vault
+from collector import audit, entities, keyring, vault
 from collector.audit import Actor
 from collector.errors import Conflict, InvalidInput, NotFound
 from collector.models import Dataset, Form, FormAttachment, FormState, FormVersion, utcnow
 from forms.build import BuiltForm, build_xform
+from forms.entity import EntityDeclaration, check_entity_policy
 from forms.errors import FormError
 from forms.model import FormModel, parse_xform
 
@@ -144,6 +145,8 @@ def publish_built(
     session.add(row)
     session.flush()
     expect_attachments(session, row, previous)
+    model = built.model if built.model is not None else parse_xform(built.xml)
+    declare_entity_list(session, project_id, model.entity, actor=actor)
     audit.record(
         session,
         actor,
@@ -154,6 +157,25 @@ def publish_built(
         key_generation_id=generation_id,
     )
     return row
+
+
+def declare_entity_list(
+    session: Session, project_id: int, declaration: EntityDeclaration | None, *, actor: Actor
+) -> None:
+    """Create the entity list a published form saves to, and its properties, where missing
+    (as Central does when such a form is published)."""
+    if declaration is None:
+        return
+    try:
+        dataset = entities.get_dataset(session, project_id, declaration.dataset)
+    except NotFound:
+        dataset = entities.create_dataset(
+            session, project_id, declaration.dataset, approval_required=False, actor=actor
+        )
+    known = {p.name for p in entities.properties(session, dataset)}
+    for name in dict.fromkeys(declaration.saveto.values()):
+        if name not in known:
+            entities.add_property(session, dataset, name, actor=actor)
 
 
 def set_state(session: Session, project_id: int, xml_form_id: str, state: str) -> Form:
@@ -226,6 +248,8 @@ def prepare_xform(session: Session, project_id: int, xml: bytes) -> tuple[bytes,
     model = _parse(xml)
     if not model.form_id:
         raise InvalidInput("the XForm's primary instance has no id", code=400.15)
+    for problem in check_entity_policy(model, model.policy, {}):
+        raise InvalidInput(f"the XForm is not valid: {problem}", code=400.15)
     generation = keyring.active_generation(session, project_id)
     keyed = inject_key(xml, base64.b64encode(generation.public_key_der).decode())
     return keyed, _parse(keyed), generation.id

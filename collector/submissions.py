@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy import JSON, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from collector import audit, records, vault
+from collector import audit, entityflow, records, vault
 from collector.audit import Actor
 from collector.errors import Conflict, InvalidInput, NotFound, ProcessingFailed
 from collector.models import (
@@ -309,8 +309,19 @@ def edit(
     return root
 
 
-def set_review(session: Session, root: Submission, state: str, *, actor: Actor) -> Submission:
-    """Set a logical submission's review state (``received`` clears it)."""
+def set_review(
+    session: Session,
+    root: Submission,
+    state: str,
+    *,
+    actor: Actor,
+    secrets: vault.Secrets | None = None,
+) -> Submission:
+    """Set a logical submission's review state (``received`` clears it).
+
+    Approval applies the submission's entity change to a list that requires approval (given
+    ``secrets`` to seal it with).
+    """
     if state not in REVIEW_STATES:
         raise InvalidInput(f"unknown review state {state!r}", code=400.8, reviewState=state)
     before = root.review_state or RECEIVED
@@ -326,7 +337,30 @@ def set_review(session: Session, root: Submission, state: str, *, actor: Actor) 
         before=before,
         after=state,
     )
+    if state == "approved" and before != "approved" and secrets is not None:
+        _approved_entity(session, secrets, root)
     return root
+
+
+def _approved_entity(session: Session, secrets: vault.Secrets, root: Submission) -> None:
+    current = session.scalars(
+        select(Submission).where(
+            or_(Submission.id == root.id, Submission.root_id == root.id),
+            Submission.current.is_(True),
+        )
+    ).first()
+    record = (
+        session.scalars(
+            select(SubmissionRecord).where(SubmissionRecord.submission_id == current.id)
+        ).first()
+        if current is not None
+        else None
+    )
+    if current is None or record is None:
+        return
+    version = current.form_version
+    model = records.model_for(version.xml, version.policy)
+    entityflow.on_approval(session, secrets, current, model, json.loads(record.data))
 
 
 def _parts(session: Session, submission: Submission) -> dict[str, SubmissionPart]:

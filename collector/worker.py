@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, Connection, Update, and_, bindparam, func,
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import records, vault
+from collector import entityflow, records, vault
 from collector.db import among, among_param
 from collector.decryption import INTERNAL, REASONS, Batch, Claim, Opener, Outcome, blame
 from collector.errors import ProcessingFailed as Failure
@@ -239,6 +239,10 @@ class Decryptor:
                 session, outcome.claim, SubmissionState.FAILED, outcome.failure, None, again=True
             )
             states[outcome.claim.submission_id] = SubmissionState.FAILED.value
+        for item in ready:
+            stored = item.submission_id in mine and item.submission_id not in failures
+            if item.entity is not None and stored:
+                entityflow.apply(session, self.secrets, item.entity)
         return states
 
     def _mark_held(self, session: Session, outcomes: list[Outcome]) -> set[int]:

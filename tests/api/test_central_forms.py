@@ -13,7 +13,7 @@ from collector import rotation
 from collector.models import FormVersion, KeyGeneration
 from tests.collector.rawdb import raw_database_bytes
 from tests.support.central import SIMPLE, Central, chunked
-from tests.support.xlsform import FIELD_VISIT, md_to_xlsx
+from tests.support.xlsform import FIELD_VISIT, HH_REGISTRATION, HH_VISIT, md_to_xlsx
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 KEY = re.compile(rb'base64RsaPublicKey="([^"]+)"')
@@ -300,3 +300,53 @@ def test_form_attachments_are_sealed_at_rest_and_served_as_uploaded(
     raw = raw_database_bytes(central.instance.engine, database_url)
     for planted in ("Zübeyde", "Karagöz", "Işıkoğlu"):
         assert planted.encode() not in raw
+
+
+def test_publishing_a_form_with_entities_declares_its_list(
+    setup: tuple[Central, int, str],
+) -> None:
+    """As Central does: the list and its properties appear when the form is published, and a
+    later form adds the properties it saves to."""
+    central, project, token = setup
+    api = central.api(token)
+    forms_url = f"/v1/projects/{project}/forms"
+    draft = api.post(
+        f"{forms_url}?ignoreWarnings=true", data=md_to_xlsx(HH_REGISTRATION), content_type=XLSX
+    )
+    assert draft.status_code == 200, draft.get_json()
+    assert api.get(f"/v1/projects/{project}/datasets").get_json() == []
+    assert api.post(f"{forms_url}/hh_reg/draft/publish").status_code == 200
+    listed = api.get(f"/v1/projects/{project}/datasets/households").get_json()
+    assert [p["name"] for p in listed["properties"]] == ["village", "born", "hh_size"]
+    visit = api.post(
+        f"{forms_url}?publish=true&ignoreWarnings=true",
+        data=md_to_xlsx(HH_VISIT),
+        content_type=XLSX,
+    )
+    assert visit.status_code == 200, visit.get_json()
+    listed = api.get(f"/v1/projects/{project}/datasets/households").get_json()
+    assert [p["name"] for p in listed["properties"]] == ["village", "born", "hh_size", "status"]
+    assert "dataset.create" in central.audit_actions()
+
+
+def test_a_form_that_would_save_an_identifier_to_an_entity_is_refused(
+    setup: tuple[Central, int, str],
+) -> None:
+    central, project, token = setup
+    api = central.api(token)
+    leaking = HH_REGISTRATION.replace(
+        "| identifier | name     |           |", "| identifier | name     | person    |"
+    )
+    assert leaking != HH_REGISTRATION
+    before = central.counts()
+    response = api.post(
+        f"/v1/projects/{project}/forms?publish=true&ignoreWarnings=true",
+        data=md_to_xlsx(leaking),
+        content_type=XLSX,
+    )
+    assert response.status_code == 400
+    assert response.get_json()["code"] == 400.15
+    assert "full_name" in response.get_json()["message"]
+    assert "pseudonymised" in response.get_json()["message"]
+    assert central.counts() == before
+    assert api.get(f"/v1/projects/{project}/datasets").get_json() == []

@@ -11,6 +11,7 @@ import csv
 import hashlib
 import io
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import defusedxml.ElementTree as ElementTree
@@ -24,7 +25,7 @@ from collector.db import transaction
 from collector.models import Form, FormDownload, FormVersion, SubmissionMedia, SubmissionRecord
 from tests.support.collect import CollectClient
 from tests.support.site import FORM_ID, VERSION, Sealer, Site, instance_xml
-from tests.support.xlsform import FIELD_VISIT
+from tests.support.xlsform import FIELD_VISIT, HH_REGISTRATION, HH_VISIT
 
 FORMLIST = "{http://openrosa.org/xforms/xformsList}"
 MANIFEST = "{http://openrosa.org/xforms/xformsManifest}"
@@ -518,3 +519,54 @@ def test_an_uploaded_data_file_takes_precedence_over_an_entity_list(site: Site) 
     md5, url = _manifest_files(client, "with_files")["places.csv"]
     assert client._get(url).content == PLACES
     assert md5 == f"md5:{hashlib.md5(PLACES).hexdigest()}"
+
+
+def test_a_registration_from_collect_reaches_the_follow_up_form(site: Site) -> None:
+    """The whole entity loop over HTTP: a tablet registers a household, the worker creates the
+    entity from the pseudonymised record, the follow-up form's list offers it (without the
+    name), and a visit from that list updates it."""
+    site.publish(HH_REGISTRATION)
+    site.publish(HH_VISIT)
+    client = CollectClient(site.url_for(site.app_user("Visits", forms=("hh_reg", "hh_visit"))))
+    listed = {f.form_id: f for f in client.form_list()}
+    household = str(uuid.uuid4())
+
+    def send(form_id: str, values: str, entity: str) -> None:
+        form_xml = client.download(listed[form_id])
+        iid = f"uuid:{uuid.uuid4()}"
+        xml = (
+            f'<data id="{form_id}" version="1">{values}<meta>{entity}'
+            f"<instanceID>{iid}</instanceID></meta></data>"
+        ).encode()
+        response = client.post(client.seal(form_xml, form_id, "1", xml, instance_id=iid))
+        assert response.status_code == 201, response.text
+        site.drain()
+        assert site.submission(iid).state == "processed"
+
+    send(
+        "hh_reg",
+        "<full_name>Ayşe Yılmaz</full_name><village>Karşıyaka</village>"
+        "<dob>1990-05-17</dob><household>4</household>",
+        f'<entity dataset="households" create="1" id="{household}">'
+        "<label>HH Karşıyaka</label></entity>",
+    )
+    md5, url = _manifest_files(client, "hh_visit")["households.csv"]
+    served = client._get(url).content.decode()
+    assert "Ayşe" not in served
+    assert "1990-05-17" not in served
+    rows = list(csv.reader(io.StringIO(served)))
+    assert rows == [
+        ["name", "label", "__version", "village", "born", "hh_size", "status"],
+        [household, "HH Karşıyaka", "1", "Karşıyaka", "1990", "4", ""],
+    ]
+
+    send(
+        "hh_visit",
+        f"<household_id>{household}</household_id><status>moved</status><household>5</household>",
+        f'<entity dataset="households" update="1" baseVersion="1" trunkVersion="1" branchId=""'
+        f' id="{household}"/>',
+    )
+    md5_after, url = _manifest_files(client, "hh_visit")["households.csv"]
+    assert md5_after != md5
+    rows = list(csv.reader(io.StringIO(client._get(url).content.decode())))
+    assert rows[1:] == [[household, "HH Karşıyaka", "2", "Karşıyaka", "1990", "5", "moved"]]

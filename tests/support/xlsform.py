@@ -68,3 +68,35 @@ PROFILE = """
 |          | form_id | version    | form_title |
 |          | profile | 2026112301 | Profile    |
 """
+
+
+#: A registration form: each submission creates a household entity; the name stays out.
+HH_REGISTRATION = """
+| survey   |
+|          | type    | name      | label          | pii        | pii_rule | save_to   |
+|          | text    | full_name | Full name      | identifier | name     |           |
+|          | text    | village   | Village        |            |          | village   |
+|          | date    | dob       | Date of birth  | quasi      | year     | born      |
+|          | integer | household | Household size |            |          | hh_size   |
+| entities |
+|          | list_name  | label                         |
+|          | households | concat('HH ', ${village})     |
+| settings |
+|          | form_id  | version |
+|          | hh_reg   | 1       |
+"""
+
+#: A follow-up form: each submission updates the household chosen from the list.
+HH_VISIT = """
+| survey   |
+|          | type                            | name         | label          | save_to |
+|          | select_one_from_file households.csv | household_id | Household |         |
+|          | text                            | status       | Status         | status  |
+|          | integer                         | household    | Household size | hh_size |
+| entities |
+|          | list_name  | entity_id       |
+|          | households | ${household_id} |
+| settings |
+|          | form_id  | version |
+|          | hh_visit | 1       |
+"""
