@@ -1,7 +1,8 @@
 """Entity lists (datasets) and entities, as far as pyodk's calls need them.
 
 GET   /v1/projects/<p>/datasets                         POST {name, approvalRequired}
-GET   /v1/projects/<p>/datasets/<name>                  with its properties
+GET   /v1/projects/<p>/datasets/<name>                  with its properties and forms
+PATCH /v1/projects/<p>/datasets/<name>                  {approvalRequired} (?convert)
 POST  /v1/projects/<p>/datasets/<name>/properties       {name}
 GET   /v1/projects/<p>/datasets/<name>/entities         POST one {uuid?, label, data} or many
 GET   /v1/projects/<p>/datasets/<name>/entities/<uuid>  PATCH (?baseVersion | ?force), DELETE
@@ -31,13 +32,14 @@ from api.schemas.common import SuccessSchema, iso
 from api.schemas.entities import (
     DatasetCreateSchema,
     DatasetSchema,
+    DatasetUpdateSchema,
     EntityBulkSchema,
     EntityCreateSchema,
     EntitySchema,
     EntityUpdateSchema,
     PropertyCreateSchema,
 )
-from collector import audit, entities, odata
+from collector import audit, entities, odata, publishing, submissions
 from collector.errors import CollectorError, InvalidInput
 from collector.models import Dataset, Entity
 from collector.odata.edm import (
@@ -64,11 +66,19 @@ def _dataset_view(dataset: Dataset) -> dict[str, Any]:
     count = session.scalar(
         select(func.count()).where(Entity.dataset_id == dataset.id, Entity.deleted_at.is_(None))
     )
+    links = publishing.list_forms(session, dataset.project_id, dataset)
     props = [
-        {"name": p.name, "odata_name": p.name, "published_at": p.created_at, "forms": []}
+        {
+            "name": p.name,
+            "odata_name": p.name,
+            "published_at": p.created_at,
+            "forms": links.property_forms.get(p.name, []),
+        }
         for p in entities.properties(session, dataset)
     ]
     return {
+        "source_forms": [{"xml_form_id": f.xml_form_id, "name": f.name} for f in links.source],
+        "linked_forms": [{"xml_form_id": f.xml_form_id, "name": f.name} for f in links.linked],
         "name": dataset.name,
         "project_id": dataset.project_id,
         "created_at": dataset.created_at,
@@ -141,6 +151,35 @@ def get_dataset(project_id: int, name: str) -> Response:
     """Return an entity list."""
     dataset, _ = _dataset(project_id, name, Action.ENTITY_READ)
     return context.answer(DatasetSchema(), _dataset_view(dataset))
+
+
+@bp.patch("/<name>")
+@operation(
+    "Require approval before submissions create entities, or stop requiring it",
+    "project",
+    body=DatasetUpdateSchema,
+    response=DatasetSchema,
+    query=(
+        (
+            "convert",
+            "boolean",
+            "when approval stops being required, apply the changes of processed submissions "
+            "that were waiting for it (not rejected ones)",
+        ),
+    ),
+)
+def update_dataset(project_id: int, name: str) -> Response:
+    """Change whether an entity list requires approval."""
+    dataset, actor = _dataset(project_id, name, Action.ENTITY_WRITE)
+    body = context.load(DatasetUpdateSchema(), context.json_body())
+    session = context.db()
+    was = dataset.approval_required
+    entities.set_approval(session, dataset, body["approval_required"], actor=actor)
+    if was and not dataset.approval_required and context.flag("convert", False):
+        submissions.apply_waiting_entities(session, context.secrets(), dataset)
+    result = _dataset_view(dataset)
+    context.commit()
+    return context.answer(DatasetSchema(), result)
 
 
 @bp.post("/<name>/properties")

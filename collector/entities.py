@@ -92,6 +92,22 @@ def create_dataset(
     return dataset
 
 
+def set_approval(session: Session, dataset: Dataset, required: bool, *, actor: Actor) -> None:
+    """Require approval of a submission before it creates or updates entities, or stop."""
+    if dataset.approval_required == required:
+        return
+    dataset.approval_required = required
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "dataset.update",
+        project_id=dataset.project_id,
+        subject=dataset.name,
+        approvalRequired=required,
+    )
+
+
 def properties(session: Session, dataset: Dataset) -> list[DatasetProperty]:
     """Return an entity list's properties in creation order."""
     stmt = select(DatasetProperty).where(DatasetProperty.dataset_id == dataset.id)

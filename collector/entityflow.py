@@ -181,6 +181,22 @@ def apply(
     return None
 
 
+def stored_change(
+    submission: Submission, model: FormModel, document: Mapping[str, Any]
+) -> Change | None:
+    """The change a stored record asks for (its ``entity`` entry and its values)."""
+    stored = document.get("entity")
+    if not stored or model.entity is None:
+        return None
+    attributes = {
+        "id": str(stored["id"]),
+        "create": "1" if stored["create"] else "",
+        "update": "1" if stored["update"] else "",
+        "baseVersion": "" if stored["baseVersion"] is None else str(stored["baseVersion"]),
+    }
+    return change_for(submission, model, attributes, document["root"])
+
+
 def on_approval(
     session: Session,
     secrets: vault.Secrets,
@@ -191,16 +207,7 @@ def on_approval(
     """Apply the entity change of an approved submission (``current``: the logical
     submission's current version, with its record's document) for a list that requires
     approval; nothing for other lists, whose changes were applied when it was processed."""
-    stored = document.get("entity")
-    if not stored or model.entity is None:
-        return None
-    attributes = {
-        "id": str(stored["id"]),
-        "create": "1" if stored["create"] else "",
-        "update": "1" if stored["update"] else "",
-        "baseVersion": "" if stored["baseVersion"] is None else str(stored["baseVersion"]),
-    }
-    change = change_for(current, model, attributes, document["root"])
+    change = stored_change(current, model, document)
     if change is None:
         return None
     dataset = _dataset(session, change)

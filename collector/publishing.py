@@ -7,7 +7,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -282,6 +282,47 @@ def entity_list_of(session: Session, project_id: int, attachment: FormAttachment
         Dataset.project_id == project_id, Dataset.name == attachment.name.removesuffix(".csv")
     )
     return session.scalars(stmt).one_or_none()
+
+
+@dataclass(frozen=True)
+class ListForms:
+    """The forms of a project tied to one entity list by their published versions."""
+
+    #: Forms that create or update its entities (the list is in their entities sheet).
+    source: list[Form]
+    #: Forms that read it as a data file (``select_one_from_file <list>.csv``, nothing uploaded).
+    linked: list[Form]
+    #: Property name -> the xmlFormIds of the source forms that save to it.
+    property_forms: dict[str, list[str]]
+
+
+@lru_cache(maxsize=256)
+def declaration_of(xml: bytes) -> EntityDeclaration | None:
+    """The entity declaration of a published definition (parsed once per definition)."""
+    return parse_xform(xml).entity
+
+
+def list_forms(session: Session, project_id: int, dataset: Dataset) -> ListForms:
+    """Find which forms create, update and read an entity list (their published versions)."""
+    source: list[Form] = []
+    linked: list[Form] = []
+    saved: dict[str, list[str]] = {}
+    stmt = select(Form).where(Form.project_id == project_id).order_by(Form.xml_form_id)
+    for form in session.scalars(stmt):
+        version = current_version(session, form.id)
+        if version is None:
+            continue
+        declaration = declaration_of(version.xml)
+        if declaration is not None and declaration.dataset == dataset.name:
+            source.append(form)
+            for name in dict.fromkeys(declaration.saveto.values()):
+                saved.setdefault(name, []).append(form.xml_form_id)
+        if any(
+            a.name == f"{dataset.name}.csv" and entity_list_of(session, project_id, a)
+            for a in attachments(session, version)
+        ):
+            linked.append(form)
+    return ListForms(source, linked, saved)
 
 
 @dataclass(frozen=True)

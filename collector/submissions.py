@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from sqlalchemy import JSON, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from collector import audit, entityflow, records, vault
+from collector import audit, entityflow, publishing, records, vault
 from collector.audit import Actor
 from collector.errors import Conflict, InvalidInput, NotFound, ProcessingFailed
 from collector.models import (
+    Dataset,
     Form,
     FormState,
     FormVersion,
@@ -43,6 +44,7 @@ from keys.errors import KeysError
 
 SEALED = "sealed"
 RECEIVED = "received"
+_CONVERT_BATCH = 200
 REVIEW_STATES = (RECEIVED, "hasIssues", "edited", "approved", "rejected")
 
 
@@ -361,6 +363,59 @@ def _approved_entity(session: Session, secrets: vault.Secrets, root: Submission)
     version = current.form_version
     model = records.model_for(version.xml, version.policy)
     entityflow.on_approval(session, secrets, current, model, json.loads(record.data))
+
+
+def apply_waiting_entities(session: Session, secrets: vault.Secrets, dataset: Dataset) -> int:
+    """Apply the entity changes that waited for approval (``?convert=true`` when a list stops
+    requiring it): those of processed submissions neither approved (applied already) nor
+    rejected, oldest first. Returns how many entities were created or updated."""
+    versions = session.scalars(
+        select(FormVersion)
+        .join(Form, Form.id == FormVersion.form_id)
+        .where(Form.project_id == dataset.project_id, FormVersion.published_at.is_not(None))
+    )
+    sources = [
+        v.id
+        for v in versions
+        if (declared := publishing.declaration_of(v.xml)) is not None
+        and declared.dataset == dataset.name
+    ]
+    waiting = session.scalars(
+        select(Submission.id)
+        .where(
+            Submission.form_version_id.in_(sources),
+            Submission.current.is_(True),
+            Submission.state == SubmissionState.PROCESSED.value,
+        )
+        .order_by(Submission.id)
+    ).all()
+    applied = 0
+    for start in range(0, len(waiting), _CONVERT_BATCH):
+        chunk = waiting[start : start + _CONVERT_BATCH]
+        stmt = (
+            select(Submission, SubmissionRecord)
+            .join(SubmissionRecord, SubmissionRecord.submission_id == Submission.id)
+            .where(Submission.id.in_(chunk))
+            .order_by(Submission.id)
+        )
+        for current, record in session.execute(stmt).all():
+            root = session.get(Submission, current.root_id) if current.root_id else current
+            if root is None or root.review_state in ("approved", "rejected"):
+                continue
+            version = current.form_version
+            model = records.model_for(version.xml, version.policy)
+            change = entityflow.stored_change(current, model, json.loads(record.data))
+            if change is not None and entityflow.apply(session, secrets, change, on_approval=True):
+                applied += 1
+    audit.record(
+        session,
+        audit.SYSTEM,
+        "dataset.convert",
+        project_id=dataset.project_id,
+        subject=dataset.name,
+        applied=applied,
+    )
+    return applied
 
 
 def _parts(session: Session, submission: Submission) -> dict[str, SubmissionPart]:

@@ -18,8 +18,16 @@ class PropertySchema(Schema):
     forms = fields.List(fields.String(), required=True)
 
 
+class FormRefSchema(Schema):
+    """A form tied to an entity list."""
+
+    xml_form_id = fields.String(data_key="xmlFormId", required=True)
+    name = fields.String(allow_none=True)
+
+
 class DatasetSchema(Schema):
-    """An entity list."""
+    """An entity list, with the forms that fill it (``sourceForms``) and read it
+    (``linkedForms``)."""
 
     name = fields.String(required=True)
     project_id = fields.Integer(data_key="projectId", required=True)
@@ -27,6 +35,8 @@ class DatasetSchema(Schema):
     approval_required = fields.Boolean(data_key="approvalRequired", required=True)
     entities = fields.Integer()
     properties = fields.List(fields.Nested(PropertySchema))
+    source_forms = fields.List(fields.Nested(FormRefSchema), data_key="sourceForms")
+    linked_forms = fields.List(fields.Nested(FormRefSchema), data_key="linkedForms")
 
 
 class DatasetCreateSchema(Schema):
@@ -34,6 +44,12 @@ class DatasetCreateSchema(Schema):
 
     name = fields.String(required=True, validate=NAME)
     approval_required = fields.Boolean(data_key="approvalRequired", load_default=False)
+
+
+class DatasetUpdateSchema(Schema):
+    """``PATCH /v1/projects/{p}/datasets/{name}`` (``?convert=true`` applies what waited)."""
+
+    approval_required = fields.Boolean(data_key="approvalRequired", required=True)
 
 
 class PropertyCreateSchema(Schema):

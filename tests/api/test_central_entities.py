@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import uuid
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,6 +18,7 @@ from collector.db import transaction
 from collector.models import AuditEntry, User
 from tests.collector.rawdb import raw_database_bytes
 from tests.support.central import Api, Central
+from tests.support.xlsform import HH_REGISTRATION, HH_VISIT
 
 UUID = "4c447a03-3c64-45fa-81fa-f5a7a94f9a97"
 LABEL = "Household of Kıvılcım Işıkoğlu"
@@ -422,3 +424,61 @@ def test_entities_csv_reads_in_batches_without_losing_or_repeating(
     assert [r["__id"] for r in rows] == [made[label] for label in "GFEDCBA"]
     monkeypatch.setattr(entities_api, "CSV_BATCH", 7)  # a batch exactly full, then none
     assert [r["label"] for r in _csv(api, base)] == list("GFEDCBA")
+
+
+def registration_xml(instance_id: str, entity_id: str, village: str) -> bytes:
+    return (
+        f'<data id="hh_reg" version="1"><full_name>Kıvılcım Işıkoğlu</full_name>'
+        f"<village>{village}</village><dob>1988-02-01</dob><household>3</household>"
+        f'<meta><entity dataset="households" create="1" id="{entity_id}">'
+        f"<label>HH {village}</label></entity><instanceID>{instance_id}</instanceID></meta>"
+        "</data>"
+    ).encode()
+
+
+def test_a_list_knows_its_forms_and_can_stop_requiring_approval(central: Central) -> None:
+    project = central.project("Households")
+    central.publish(project, HH_REGISTRATION)
+    central.publish(project, HH_VISIT)
+    _id, token = central.user("lead@example.org", "admin")
+    api = central.api(token)
+    url = f"/v1/projects/{project}/datasets/households"
+    got = api.get(url).get_json()
+    assert [f["xmlFormId"] for f in got["sourceForms"]] == ["hh_reg", "hh_visit"]
+    assert [f["xmlFormId"] for f in got["linkedForms"]] == ["hh_visit"]
+    assert {p["name"]: p["forms"] for p in got["properties"]} == {
+        "village": ["hh_reg"],
+        "born": ["hh_reg"],
+        "hh_size": ["hh_reg", "hh_visit"],
+        "status": ["hh_visit"],
+    }
+
+    patched = api.patch(url, json={"approvalRequired": True})
+    assert patched.status_code == 200, patched.get_json()
+    assert patched.get_json()["approvalRequired"] is True
+    ids = {name: str(uuid.uuid4()) for name in ("approved", "rejected", "waiting")}
+    forms = f"/v1/projects/{project}/forms/hh_reg/submissions"
+    for name, entity_id in ids.items():
+        body = registration_xml(f"uuid:{name}", entity_id, name.title())
+        posted = api.post(forms, data=body, content_type="application/xml")
+        assert posted.status_code == 200, posted.get_json()
+    central.drain()
+    assert api.get(f"{url}/entities").get_json() == []  # all wait for approval
+    for name, state in (("approved", "approved"), ("rejected", "rejected")):
+        reviewed = api.patch(f"{forms}/uuid%3A{name}", json={"reviewState": state})
+        assert reviewed.status_code == 200, reviewed.get_json()
+    listed = api.get(f"{url}/entities").get_json()
+    assert [e["uuid"] for e in listed] == [ids["approved"]]
+
+    converted = api.patch(f"{url}?convert=true", json={"approvalRequired": False})
+    assert converted.get_json()["approvalRequired"] is False
+    listed = api.get(f"{url}/entities").get_json()
+    assert sorted(e["uuid"] for e in listed) == sorted([ids["approved"], ids["waiting"]])
+    waiting = api.get(f"{url}/entities/{ids['waiting']}").get_json()["currentVersion"]
+    assert waiting["label"] == "HH Waiting"
+    assert waiting["data"] == {"village": "Waiting", "born": "1988", "hh_size": "3"}
+    actions = central.audit_actions()
+    assert actions.count("dataset.update") == 2
+    assert "dataset.convert" in actions
+    assert "entity.error" not in actions
+    assert api.patch(url, json={"approvalRequired": "maybe"}).status_code == 400
