@@ -197,19 +197,9 @@ def stored_change(
     return change_for(submission, model, attributes, document["root"])
 
 
-def on_approval(
-    session: Session,
-    secrets: vault.Secrets,
-    current: Submission,
-    model: FormModel,
-    document: Mapping[str, Any],
-) -> Entity | None:
-    """Apply the entity change of an approved submission (``current``: the logical
-    submission's current version, with its record's document) for a list that requires
-    approval; nothing for other lists, whose changes were applied when it was processed."""
-    change = stored_change(current, model, document)
-    if change is None:
-        return None
+def on_approval(session: Session, secrets: vault.Secrets, change: Change) -> Entity | None:
+    """Apply the entity change of an approved submission (its current version's) to a list that
+    requires approval; nothing for other lists, whose changes applied when it was processed."""
     dataset = _dataset(session, change)
     if dataset is None or not dataset.approval_required:
         return None

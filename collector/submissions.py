@@ -358,11 +358,16 @@ def _approved_entity(session: Session, secrets: vault.Secrets, root: Submission)
         if current is not None
         else None
     )
-    if current is None or record is None:
-        return
+    change = _entity_change(current, record) if current and record else None
+    if change is not None:
+        entityflow.on_approval(session, secrets, change)
+
+
+def _entity_change(current: Submission, record: SubmissionRecord) -> entityflow.Change | None:
+    """The entity change a processed submission's record asks for."""
     version = current.form_version
     model = records.model_for(version.xml, version.policy)
-    entityflow.on_approval(session, secrets, current, model, json.loads(record.data))
+    return entityflow.stored_change(current, model, json.loads(record.data))
 
 
 def apply_waiting_entities(session: Session, secrets: vault.Secrets, dataset: Dataset) -> int:
@@ -402,9 +407,7 @@ def apply_waiting_entities(session: Session, secrets: vault.Secrets, dataset: Da
             root = session.get(Submission, current.root_id) if current.root_id else current
             if root is None or root.review_state in ("approved", "rejected"):
                 continue
-            version = current.form_version
-            model = records.model_for(version.xml, version.policy)
-            change = entityflow.stored_change(current, model, json.loads(record.data))
+            change = _entity_change(current, record)
             if change is not None and entityflow.apply(session, secrets, change, on_approval=True):
                 applied += 1
     audit.record(
