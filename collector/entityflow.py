@@ -42,6 +42,8 @@ class Change:
 
     project_id: int
     submission_id: int
+    #: The logical submission (the first version), which holds the review state.
+    root_id: int
     instance_id: str
     action: EntityAction
     label: str
@@ -89,6 +91,7 @@ def change_for(
     return Change(
         project_id=submission.project_id,
         submission_id=submission.id,
+        root_id=submission.root_id or submission.id,
         instance_id=submission.instance_id,
         action=action,
         label=label,
@@ -122,6 +125,12 @@ def _dataset(session: Session, change: Change) -> Dataset | None:
     ).one_or_none()
 
 
+def _approved(session: Session, change: Change) -> bool:
+    # Approved before it was processed: the approval found no record, so it applies now.
+    root = session.get(Submission, change.root_id)
+    return root is not None and root.review_state == "approved"
+
+
 def apply(
     session: Session, secrets: vault.Secrets, change: Change, *, on_approval: bool = False
 ) -> Entity | None:
@@ -135,7 +144,7 @@ def apply(
     if dataset is None:
         _problem(session, change, 404.7, "the entity list does not exist")
         return None
-    if dataset.approval_required and not on_approval:
+    if dataset.approval_required and not on_approval and not _approved(session, change):
         return None
     source = {"submission": change.instance_id}
     try:

@@ -217,6 +217,22 @@ def test_a_list_that_requires_approval_waits_for_it(
     assert instance_id
 
 
+def test_an_approval_before_processing_still_creates_the_entity(
+    sessions: sessionmaker[Session], registration: FormVersion, kek: bytes
+) -> None:
+    with sessions() as session, session.begin():
+        session.scalars(select(Dataset)).one().approval_required = True
+    entity_id = str(uuid.uuid4())
+    register(sessions, registration, entity_id, "Urla")
+    with sessions() as session, session.begin():
+        root = session.scalars(select(Submission)).one()
+        assert root.state == "received"
+        submissions.set_review(session, root, "approved", actor=LEAD, secrets=vault.Secrets(kek))
+    assert opened(sessions, kek, registration.form.project_id) == {}
+    process_all(sessions, kek)
+    assert opened(sessions, kek, registration.form.project_id)[entity_id][1].label == "HH Urla"
+
+
 def test_two_updates_from_the_same_version_cannot_both_apply(
     sessions: sessionmaker[Session], kek: bytes
 ) -> None:
