@@ -14,7 +14,7 @@ from xml.sax.saxutils import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collector import audit, entities, keyring, vault
+from collector import audit, keyring, vault
 from collector.audit import Actor
 from collector.errors import Conflict, InvalidInput, NotFound
 from collector.models import Dataset, Form, FormAttachment, FormState, FormVersion, utcnow
@@ -164,6 +164,8 @@ def declare_entity_list(
 ) -> None:
     """Create the entity list a published form saves to, and its properties, where missing
     (as Central does when such a form is published)."""
+    from collector import entities  # It reads through OData's filters, which read forms.
+
     if declaration is None:
         return
     try:

@@ -25,7 +25,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from collector import entityflow, vault
+from collector import entitychange, vault
 from collector.errors import ProcessingFailed
 from collector.models import FormVersion, Submission, SubmissionMedia, SubmissionRecord
 from collector.pseudonym import generalise
@@ -126,7 +126,7 @@ class Prepared:
     pending: list[tuple[dict[str, Any], str, vault.Identifier]] = field(repr=False)
     media: list[dict[str, Any]] = field(repr=False)
     #: The entity change it asks for, applied after it is written.
-    entity: entityflow.Change | None = field(default=None, repr=False)
+    entity: entitychange.Change | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -191,7 +191,7 @@ def prepare(
         "suppressed": sorted(policy.suppressed),
         "unknownFields": len(flat.unknown),
     }
-    change = entityflow.change_for(submission, model, flat.entity, document["root"])
+    change = entitychange.change_for(submission, model, flat.entity, document["root"])
     if change is not None:
         document["entity"] = change.action.to_dict()
     return Prepared(submission.id, project_id, document, policy.pending, media, change)

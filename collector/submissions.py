@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy import JSON, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from collector import audit, entityflow, publishing, records, vault
+from collector import audit, entitychange, entityflow, publishing, records, vault
 from collector.audit import Actor
 from collector.errors import Conflict, InvalidInput, NotFound, ProcessingFailed
 from collector.models import (
@@ -363,11 +363,11 @@ def _approved_entity(session: Session, secrets: vault.Secrets, root: Submission)
         entityflow.on_approval(session, secrets, change)
 
 
-def _entity_change(current: Submission, record: SubmissionRecord) -> entityflow.Change | None:
+def _entity_change(current: Submission, record: SubmissionRecord) -> entitychange.Change | None:
     """The entity change a processed submission's record asks for."""
     version = current.form_version
     model = records.model_for(version.xml, version.policy)
-    return entityflow.stored_change(current, model, json.loads(record.data))
+    return entitychange.stored_change(current, model, json.loads(record.data))
 
 
 def apply_waiting_entities(session: Session, secrets: vault.Secrets, dataset: Dataset) -> int:
