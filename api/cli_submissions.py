@@ -1,14 +1,19 @@
-"""``collector submissions``: what arrived, what failed and why, and retrying failures."""
+"""``collector submissions``: what arrived, what failed and why, retrying failures, and destroying
+the envelopes of submissions processed long ago."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import click
+from rich.progress import Progress
 from sqlalchemy import select
 
 from api.cli_common import CLIState, echo_json, pass_state
-from collector import keyring, submissions, worker
+from collector import keyring, retention, submissions, worker
+from collector.audit import CLI
 from collector.db import transaction
-from collector.models import Form, Submission, SubmissionState
+from collector.models import Form, Submission, SubmissionState, utcnow
 
 
 @click.group("submissions")
@@ -107,3 +112,41 @@ def _rows(
             }
             for sub, form in found
         ]
+
+
+@submissions_group.command("purge-envelopes")
+@click.option("--project", "project_id", type=int, required=True)
+@click.option(
+    "--older-than",
+    "days",
+    type=click.IntRange(min=0),
+    required=True,
+    help="Destroy the envelopes of submissions processed more than this many days ago.",
+)
+@click.option("--dry-run", is_flag=True, help="Only count them.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_state
+def purge_envelopes(state: CLIState, project_id: int, days: int, dry_run: bool, yes: bool) -> None:
+    """Destroy the raw envelopes of long-processed submissions (their records stay)."""
+    instance = state.instance()
+    before = utcnow() - timedelta(days=days)
+    with instance.sessions() as session:
+        count = retention.due(session, project_id, before)
+    click.echo(f"{count} processed submissions keep an envelope older than {days} days")
+    if dry_run or not count:
+        return
+    if not yes:
+        click.confirm(
+            "Destroy them? They can never be decrypted again (records, vault and media stay)",
+            abort=True,
+        )
+    with Progress(transient=True) as bar:
+        task = bar.add_task("destroying envelopes", total=count)
+        done = retention.purge(
+            instance.sessions,
+            project_id,
+            before,
+            actor=CLI,
+            progress=lambda n: bar.update(task, completed=n),
+        )
+    click.echo(f"{done} envelopes destroyed")

@@ -11,6 +11,8 @@ a retry, without storing it again.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import JSON, Integer, cast, delete, exists, func, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
@@ -41,12 +43,17 @@ def destroy_envelopes(session: Session, project_id: int, subject_id: int) -> int
     """Delete the envelopes of the submissions naming a subject (caller's transaction);
     return how many submissions lost theirs."""
     ids = linked_submissions(session, project_id, subject_id)
+    destroy(session, ids)
+    return len(ids)
+
+
+def destroy(session: Session, ids: Sequence[int]) -> None:
+    """Delete these submissions' envelopes, leaving the marker manifest (caller's transaction)."""
     if not ids:
-        return 0
+        return
     session.execute(delete(SubmissionPart).where(SubmissionPart.submission_id.in_(ids)))
     session.execute(
         update(Submission)
         .where(Submission.id.in_(ids), Submission.manifest != ERASED_MANIFEST)
         .values(manifest=ERASED_MANIFEST, updated_at=utcnow())
     )
-    return len(ids)

@@ -12,12 +12,25 @@ from pathlib import Path
 
 import pytest
 import segno
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from api.config import Instance, load_settings
-from collector import appusers, collectqr, users
+from collector import appusers, collectqr, erasure, users
+from collector.db import transaction
 from collector.errors import Forbidden
-from collector.models import AppUser, Form, FormAssignment, FormVersion, Project, User
+from collector.models import (
+    AppUser,
+    AuditEntry,
+    Form,
+    FormAssignment,
+    FormVersion,
+    Project,
+    Submission,
+    SubmissionPart,
+    SubmissionRecord,
+    User,
+    utcnow,
+)
 from tests.api.conftest import Invoke
 from tests.support.collect import CollectClient
 from tests.support.qrpng import modules
@@ -236,3 +249,61 @@ def test_collect_client_from_the_printed_url(site: Site, cli: Invoke) -> None:
     assert sealer.client.post(upload).status_code == 201
     site.drain()
     assert site.submission(upload.instance_id).state == "processed"
+
+
+def test_purge_envelopes_destroys_only_old_processed_ones(
+    site: Site, sealer: Sealer, cli: Invoke
+) -> None:
+    """Retention: the envelopes of submissions processed before the cut-off go (their records
+    stay, a re-send is a retry); recent, waiting and failed ones keep theirs."""
+    old = [sealer() for _ in range(2)]
+    recent = sealer()
+    for upload in (*old, recent):
+        assert sealer.client.post(upload).status_code == 201
+    site.drain()
+    waiting = sealer()
+    assert sealer.client.post(waiting).status_code == 201
+    with transaction(site.instance.sessions) as session:
+        for upload in old:
+            sub = session.scalars(
+                select(Submission).where(Submission.instance_id == upload.instance_id)
+            ).one()
+            sub.processed_at = utcnow() - timedelta(days=40)
+    project = str(site.project_id)
+    before = site.counts()
+    dry = cli("submissions", "purge-envelopes", "--project", project, "--older-than", "30",
+              "--dry-run")  # fmt: skip
+    assert dry.exit_code == 0, dry.output
+    assert dry.output == "2 processed submissions keep an envelope older than 30 days\n"
+    refused = cli("submissions", "purge-envelopes", "--project", project, "--older-than", "30",
+                  input="n\n")  # fmt: skip
+    assert refused.exit_code == 1
+    assert site.counts() == before
+    done = cli("submissions", "purge-envelopes", "--project", project, "--older-than", "30",
+               "--yes")  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert done.output.endswith("2 envelopes destroyed\n")
+    with site.instance.sessions() as session:
+        parts = {
+            sub.instance_id: count
+            for sub, count in session.execute(
+                select(Submission, func.count(SubmissionPart.id))
+                .outerjoin(SubmissionPart, SubmissionPart.submission_id == Submission.id)
+                .group_by(Submission.id)
+            )
+        }
+        records = session.scalar(select(func.count()).select_from(SubmissionRecord))
+        audited = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "envelope.purge")
+        ).all()
+    assert {u.instance_id: parts[u.instance_id] for u in old} == {u.instance_id: 0 for u in old}
+    assert parts[recent.instance_id] == parts[waiting.instance_id] == 2
+    assert records == 3  # the pseudonymised records stay
+    assert [json.loads(a.details)["count"] for a in audited] == [2]
+    assert site.submission(old[0].instance_id).manifest == erasure.ERASED_MANIFEST
+    # A tablet sending a purged submission again gets its 201; nothing is stored again.
+    after = site.counts()
+    assert sealer.client.post(old[0]).status_code == 201
+    assert site.counts() == after
+    again = cli("submissions", "purge-envelopes", "--project", project, "--older-than", "30")
+    assert again.output == "0 processed submissions keep an envelope older than 30 days\n"
