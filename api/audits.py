@@ -20,7 +20,8 @@ from collector.roles import Action
 bp = Blueprint("audits", __name__, url_prefix="/v1")
 
 
-def _row(entry: AuditEntry) -> dict[str, Any]:
+def audit_row(entry: AuditEntry) -> dict[str, Any]:
+    """An entry as ``AuditSchema`` dumps it."""
     return {
         "id": entry.id,
         "actor_id": entry.actor_id,
@@ -61,5 +62,5 @@ def list_audits() -> Response:
     if query.get("end"):
         stmt = stmt.where(AuditEntry.at <= query["end"])
     stmt = stmt.limit(query["limit"]).offset(query["offset"])
-    rows = [_row(e) for e in context.db().scalars(stmt)]
+    rows = [audit_row(e) for e in context.db().scalars(stmt)]
     return context.answer(AuditSchema(), rows, many=True)

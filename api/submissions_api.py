@@ -7,6 +7,7 @@ GET   …/forms/<f>/submissions/<iid>.xml            501: values are served pseu
 GET   …/forms/<f>/submissions/<iid>/attachments    POST …/attachments/<name> (raw, chunked)
 GET   …/forms/<f>/submissions/<iid>/attachments/<name>  the decrypted file (see collector.media)
 GET   …/forms/<f>/submissions/<iid>/comments       POST {body}
+GET   …/forms/<f>/submissions/<iid>/audits         newest first, entity changes included
 
 Reads return metadata only; the values are served, pseudonymised, by OData and the exports.
 """
@@ -21,7 +22,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from api import context
+from api.audits import audit_row
 from api.openapi import operation
+from api.schemas.audits import AuditSchema
 from api.schemas.common import SuccessSchema
 from api.schemas.submissions import (
     CommentCreateSchema,
@@ -30,7 +33,7 @@ from api.schemas.submissions import (
     SubmissionAttachmentSchema,
     SubmissionSchema,
 )
-from collector import comments, media, publishing, submissions
+from collector import audit, comments, media, publishing, submissions
 from collector.errors import CollectorError, InvalidInput
 from collector.models import Form, Submission
 from collector.roles import Action
@@ -245,6 +248,28 @@ def upload_attachment(project_id: int, xml_form_id: str, instance_id: str, name:
     context.commit()
     _wake(submissions.current_of(session, root))
     return context.success()
+
+
+@bp.get("/submissions/<instance_id>/audits")
+@operation(
+    "What happened to a submission, newest first (review, edits, comments, entity changes "
+    "and errors)",
+    "project",
+    response=AuditSchema,
+    many=True,
+)
+def submission_audits(project_id: int, xml_form_id: str, instance_id: str) -> Response:
+    """Return the audit entries of a logical submission and of every version of it."""
+    form, _ = _form(project_id, xml_form_id, Action.SUBMISSION_READ)
+    session = context.db()
+    root = submissions.get_logical(session, form, instance_id)
+    ids = session.scalars(
+        select(Submission.instance_id).where(
+            or_(Submission.id == root.id, Submission.root_id == root.id)
+        )
+    ).all()
+    rows = [audit_row(e) for e in audit.for_submission(session, project_id, list(ids))]
+    return context.answer(AuditSchema(), rows, many=True)
 
 
 @bp.get("/submissions/<instance_id>/comments")

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import JSON, and_, cast, func, or_, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from collector.models import AuditEntry, as_utc, utcnow
@@ -118,4 +119,32 @@ def entries(
     stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit).offset(offset)
     if action:
         stmt = stmt.where(AuditEntry.action == action)
+    return list(session.scalars(stmt))
+
+
+#: Actions recorded against a submission's source in their details, not as their subject.
+_FROM_SUBMISSION = ("entity.create", "entity.update")
+
+
+def for_submission(
+    session: Session, project_id: int, instance_ids: Sequence[str]
+) -> list[AuditEntry]:
+    """What happened to a submission (any of its versions' instanceIDs), newest first: its own
+    entries (created, reviewed, edited, commented, files read, an entity error) and the entity
+    changes it made (``details.submission``)."""
+    if session.get_bind().dialect.name == "postgresql":
+        source = cast(cast(AuditEntry.details, JSON), JSONB)["submission"].astext
+    else:
+        source = func.json_extract(AuditEntry.details, "$.submission")
+    stmt = (
+        select(AuditEntry)
+        .where(
+            AuditEntry.project_id == project_id,
+            or_(
+                AuditEntry.subject.in_(instance_ids),
+                and_(AuditEntry.action.in_(_FROM_SUBMISSION), source.in_(instance_ids)),
+            ),
+        )
+        .order_by(AuditEntry.id.desc())
+    )
     return list(session.scalars(stmt))

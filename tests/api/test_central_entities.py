@@ -482,3 +482,14 @@ def test_a_list_knows_its_forms_and_can_stop_requiring_approval(central: Central
     assert "dataset.convert" in actions
     assert "entity.error" not in actions
     assert api.patch(url, json={"approvalRequired": "maybe"}).status_code == 400
+    # Each submission's own history includes the entity it made.
+    history = api.get(f"{forms}/uuid%3Aapproved/audits").get_json()
+    assert [a["action"] for a in history] == [
+        "entity.create",
+        "submission.review",
+        "submission.create",
+    ]
+    assert history[0]["details"]["submission"] == "uuid:approved"
+    waited = api.get(f"{forms}/uuid%3Awaiting/audits").get_json()
+    assert [a["action"] for a in waited] == ["entity.create", "submission.create"]
+    assert api.get(f"{forms}/uuid%3Anothing/audits").status_code == 404

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import entities, keyring, publishing, submissions, vault
+from collector import audit, entities, keyring, publishing, submissions, vault
 from collector.audit import CLI, Actor
 from collector.db import session_factory
 from collector.errors import Conflict
@@ -192,6 +192,8 @@ def test_changes_that_cannot_apply_are_audited_and_the_data_stays(
         assert "Çiğli" not in json.dumps(problem, ensure_ascii=False)
     with sessions() as session:
         assert {s.state for s in session.scalars(select(Submission))} == {"processed"}
+        history = audit.for_submission(session, registration.form.project_id, [duplicate])
+        assert [e.action for e in history] == ["entity.error"]
 
 
 def test_a_list_that_requires_approval_waits_for_it(
