@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from collector import audit, entities, vault
@@ -111,6 +111,14 @@ def apply(
     except IntegrityError:
         # Another writer took the uuid between the lookup and the insert.
         _problem(session, change, 409.3, "Conflict")
+    except OperationalError:
+        raise  # the database, not the change: the caller retries the whole batch
+    except Exception:
+        # The submission is stored whatever happens to its entity.
+        log.exception(
+            "submission %s: unexpected error applying its entity change", change.submission_id
+        )
+        _problem(session, change, 500.1, "internal-error")
     return None
 
 
