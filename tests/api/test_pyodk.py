@@ -35,7 +35,7 @@ from tests.support.databases import fresh_database
 from tests.support.pipeline import instance_xml
 from tests.support.server import collector_command, served
 from tests.support.wirelog import Replay, calls
-from tests.support.xlsform import PROFILE, md_to_xlsx
+from tests.support.xlsform import HH_REGISTRATION, PROFILE, md_to_xlsx
 
 pytestmark = pytest.mark.slow
 
@@ -293,3 +293,43 @@ def test_pyodk_pages_entities_and_merges_empty_properties_idempotently(live: Liv
         rows = client.entities.get_table(**names)["value"]
         assert [r["__system"]["version"] for r in rows] == [1, 1, 1]
         assert {r["notes"] for r in rows} == {""}
+
+
+def test_pyodk_reads_entities_a_tablet_registered(live: Live) -> None:
+    """pyodk publishes a registration form; Collect sends an encrypted registration; the
+    server's own workers create the entity; pyodk reads it back without the name."""
+    with client_for(live, "registrations") as client:
+        project_id = client.post("projects", json={"name": "Households"}).json()["id"]
+        client.forms.default_project_id = client.entities.default_project_id = project_id
+        xlsx = live.tmp / "hh_reg.xlsx"
+        xlsx.write_bytes(md_to_xlsx(HH_REGISTRATION))
+        assert client.forms.create(definition=xlsx, project_id=project_id).xmlFormId == "hh_reg"
+        [listed_list] = client.entity_lists.list(project_id=project_id)
+        assert listed_list.name == "households"
+        assert [p.name for p in listed_list.properties or []] == ["village", "born", "hh_size"]
+        [user] = client.projects.create_app_users(
+            display_names=["Tablet 2"], forms=["hh_reg"], project_id=project_id
+        )
+        collect = CollectClient(f"{live.origin}/v1/key/{user.token}/projects/{project_id}")
+        [form] = collect.form_list()
+        household = str(uuid.uuid4())
+        iid = f"uuid:{uuid.uuid4()}"
+        xml = instance_xml(
+            "hh_reg",
+            form.version,
+            "<full_name>Hatice Demirtaş</full_name><village>Selçuk</village>"
+            "<dob>1979-11-30</dob><household>6</household>",
+            iid,
+            f'<entity dataset="households" create="1" id="{household}">'
+            "<label>HH Selçuk</label></entity>",
+        )
+        sealed = collect.seal(collect.download(form), "hh_reg", form.version, xml, instance_id=iid)
+        assert collect.post(sealed).status_code == 201
+        wait_processed(client, project_id, "hh_reg", 1)
+        rows = client.entities.get_table(entity_list_name="households")["value"]
+        assert [(r["__id"], r["label"], r["village"], r["born"], r["hh_size"]) for r in rows] == [
+            (household, "HH Selçuk", "Selçuk", "1979", "6")
+        ]
+        assert "Hatice" not in json.dumps(rows, ensure_ascii=False)
+        [entity] = client.entities.list(entity_list_name="households")
+        assert entity.uuid == household
