@@ -2,9 +2,11 @@
 
 Profiles with distinctive names, phones and document numbers (Latin, Turkish and Arabic script)
 go through the whole product: ODK Collect-style encrypted uploads to ``collector serve``,
-decryption, pseudonymisation, then CSV-zip and JSON Lines exports. Every planted value is then
-searched for, in several encodings, in the raw database (the SQLite file and its WAL, or a
-pg_dump of the schema), the server log, and the exports.
+decryption, pseudonymisation, then CSV-zip and JSON Lines exports. The same people are also
+registered through a form that creates entities, whose list is then read as CSV, over OData and
+as a follow-up form's data file. Every planted value is then searched for, in several
+encodings, in the raw database (the SQLite file and its WAL, or a pg_dump of the schema), the
+server log, the exports and the entity list.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import subprocess
 import time
 import unicodedata
+import uuid
 import zipfile
 from pathlib import Path
 from urllib.parse import quote, quote_plus
@@ -31,7 +34,7 @@ from tests.collector.test_vault import profile
 from tests.support.collect import CollectClient
 from tests.support.pipeline import instance_xml
 from tests.support.server import collector_command, served
-from tests.support.xlsform import PROFILE, md_to_xlsx
+from tests.support.xlsform import HH_REGISTRATION, HH_VISIT, PROFILE, md_to_xlsx
 
 PLANTED = [
     ("Zübeyde Karagöz-Işıkoğlu", "+90 541 777 12 34", "U98765432", ("Kıvılcım Işıkoğlu",)),
@@ -99,6 +102,9 @@ def test_planted_identifiers_appear_nowhere(tmp_path: Path, database_url: str) -
     xlsx = tmp_path / "profile.xlsx"
     xlsx.write_bytes(md_to_xlsx(PROFILE))
     run_cli(env, "forms", "publish", str(xlsx), "--project", project)
+    for name, md in (("hh_reg", HH_REGISTRATION), ("hh_visit", HH_VISIT)):
+        (tmp_path / f"{name}.xlsx").write_bytes(md_to_xlsx(md))
+        run_cli(env, "forms", "publish", str(tmp_path / f"{name}.xlsx"), "--project", project)
     log = tmp_path / "server.log"
     with served(env, "--workers", "1", log=log) as (origin, _process):
         out = run_cli(
@@ -109,13 +115,13 @@ def test_planted_identifiers_appear_nowhere(tmp_path: Path, database_url: str) -
             project,
             "Tablet",
             "--forms",
-            "profile",
+            "profile,hh_reg,hh_visit",
             "--origin",
             origin,
         )
         url = out.split("Collect server URL: ")[1].split()[0]
         client = CollectClient(url)
-        [listed] = client.form_list()
+        listed = {f.form_id: f for f in client.form_list()}["profile"]
         form_xml = client.download(listed)
         for person in PLANTED:
             iid = f"uuid:{os.urandom(16).hex()}"
@@ -127,6 +133,7 @@ def test_planted_identifiers_appear_nowhere(tmp_path: Path, database_url: str) -
                 form_xml, "profile", listed.version, xml, media=media, instance_id=iid
             )
             assert client.post(sealed).status_code == 201
+        _register(client, PLANTED)
         engine = make_engine(database_url)
         deadline = time.monotonic() + 60
         with engine.connect() as connection:
@@ -134,11 +141,12 @@ def test_planted_identifiers_appear_nowhere(tmp_path: Path, database_url: str) -
                 done = connection.scalar(
                     select(func.count()).where(Submission.state == "processed")
                 )
-                if done == len(PLANTED):
+                if done == 2 * len(PLANTED):
                     break
                 time.sleep(0.2)
-        assert done == len(PLANTED)
+        assert done == 2 * len(PLANTED)
         _search_with_odata(env, origin, project)
+        entity_list = _entity_list(client, origin, project)
     csv_zip, jsonl, xlsx = (tmp_path / f"out.{f}" for f in ("csv.zip", "jsonl", "xlsx"))
     for fmt, out in (("csv.zip", csv_zip), ("jsonl", jsonl), ("xlsx", xlsx)):
         args = ("--project", project, "--form", "profile", "--format", fmt, "--out", str(out))
@@ -149,7 +157,9 @@ def test_planted_identifiers_appear_nowhere(tmp_path: Path, database_url: str) -
         "csv export": _unzipped(csv_zip),
         "jsonl export": jsonl.read_bytes(),
         "xlsx export": _unzipped(xlsx),
+        "entity list": entity_list,
     }
+    assert entity_list.count(b"HH Village") == 3 * len(PLANTED)  # in the CSV, OData and file
     assert b"profile" in places["database"]  # The search really covers the data.
     pseudonym = json.loads(jsonl.read_text().splitlines()[0])["full_name"]
     assert pseudonym.startswith("P")
@@ -185,6 +195,41 @@ def _search_with_odata(env: dict[str, str], origin: str, project: str) -> None:
     )
     assert answer.status_code == 200, answer.text
     assert answer.json()["value"] == []  # Stored values are pseudonyms; a name matches none.
+
+
+def _register(client: CollectClient, people: list[tuple[str, str, str, tuple[str, ...]]]) -> None:
+    """Register each person's household through the entity-creating form."""
+    listed = {f.form_id: f for f in client.form_list()}["hh_reg"]
+    form_xml = client.download(listed)
+    for n, (name, _phone, _passport, _members) in enumerate(people):
+        iid = f"uuid:{uuid.uuid4()}"
+        values = (
+            f"<full_name>{name}</full_name><village>Village {n}</village>"
+            "<dob>1985-04-02</dob><household>2</household>"
+        )
+        entity = (
+            f'<entity dataset="households" create="1" id="{uuid.uuid4()}">'
+            f"<label>HH Village {n}</label></entity>"
+        )
+        xml = instance_xml("hh_reg", listed.version, values, iid, entity)
+        sealed = client.seal(form_xml, "hh_reg", listed.version, xml, instance_id=iid)
+        assert client.post(sealed).status_code == 201
+
+
+def _entity_list(client: CollectClient, origin: str, project: str) -> bytes:
+    """The entity list as a data manager downloads it (CSV, OData) and as Collect gets it."""
+    auth = ("analyst@example.org", "analyst password 1")
+    base = f"{origin}/v1/projects/{project}/datasets/households"
+    got = [
+        requests.get(f"{base}/entities.csv", auth=auth, timeout=30),
+        requests.get(f"{base}.svc/Entities", auth=auth, timeout=30),
+    ]
+    manifest = client.http.get(f"{client.server_url}/forms/hh_visit/manifest", timeout=30)
+    url = manifest.text.split("<downloadUrl>")[1].split("</downloadUrl>")[0]
+    got.append(client.http.get(url.replace("&amp;", "&"), timeout=30))
+    for answer in got:
+        assert answer.status_code == 200, answer.text
+    return b"".join(a.content for a in got)
 
 
 def _dump(engine: Engine, database_url: str) -> bytes:
