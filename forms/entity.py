@@ -57,7 +57,9 @@ def read_declaration(model: ET.Element, root: ET.Element) -> EntityDeclaration |
     """Read ``meta/entity`` and the ``saveto`` binds; None for a form without entities."""
     base = "/" + local(root.tag)
     meta = next((m for m in root if local(m.tag) == "meta"), None)
-    element = next((e for e in meta if local(e.tag) == "entity"), None) if meta else None
+    element = (
+        next((e for e in meta if local(e.tag) == "entity"), None) if meta is not None else None
+    )
     saveto = {
         bind.get("nodeset", ""): value
         for bind in children(model, "bind")
