@@ -50,7 +50,7 @@ def create_app(
     start_workers: bool | None = None,
 ) -> Flask:
     """Create the WSGI app; ``config`` overrides settings by field name (tests use it)."""
-    from api import admin_api, central, errors, exports_api, odata, openrosa
+    from api import admin_api, central, drafttest, errors, exports_api, odata, openrosa
 
     settings = settings or load_settings(config)
     app = Flask(__name__)
@@ -69,6 +69,7 @@ def create_app(
     errors.init_app(app)
     app.before_request(partial(_bound_idle_time, settings.idle_timeout_seconds))
     app.register_blueprint(openrosa.bp)
+    app.register_blueprint(drafttest.bp)
     central.init_app(app)
     app.register_blueprint(odata.bp)
     app.register_blueprint(exports_api.bp)

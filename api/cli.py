@@ -76,6 +76,9 @@ main.add_command(cli_audit.audit_group)
 main.add_command(cli_vault.vault_group)
 main.add_command(cli_export.export_command)
 cli_forms.forms_group.add_command(cli_publish.publish)
+cli_forms.forms_group.add_command(cli_publish.draft)
+cli_forms.forms_group.add_command(cli_publish.publish_draft)
+cli_forms.forms_group.add_command(cli_publish.discard_draft)
 main.add_command(cli_forms.forms_group)
 
 

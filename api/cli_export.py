@@ -17,7 +17,7 @@ from collector import export, exportrun, publishing, vault
 from collector.audit import CLI
 from collector.dataset import Viewer
 from collector.export_xlsx import write_xlsx
-from collector.models import Submission
+from collector.models import Submission, not_draft
 
 
 @click.command("export")
@@ -90,7 +90,7 @@ def export_command(
         form = publishing.get_form(session, project_id, xml_form_id)
         total = (
             session.query(Submission)
-            .filter(Submission.form_id == form.id, Submission.state == "processed")
+            .filter(Submission.form_id == form.id, Submission.state == "processed", not_draft())
             .count()
         )
         unfinished = out.with_name(out.name + ".partial")

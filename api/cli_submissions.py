@@ -13,7 +13,7 @@ from api.cli_common import CLIState, echo_json, pass_state
 from collector import keyring, retention, submissions, worker
 from collector.audit import CLI
 from collector.db import transaction
-from collector.models import Form, Submission, SubmissionState, utcnow
+from collector.models import Form, Submission, SubmissionState, not_draft, utcnow
 
 
 @click.group("submissions")
@@ -84,7 +84,7 @@ def _rows(
         stmt = (
             select(Submission, Form)
             .join(Form, Form.id == Submission.form_id)
-            .where(Submission.project_id == project_id)
+            .where(Submission.project_id == project_id, not_draft())
             .order_by(Submission.id)
         )
         if xml_form_id:

@@ -28,7 +28,7 @@ from api.schemas.common import SuccessSchema
 from api.schemas.forms import FormAttachmentSchema, FormSchema, FormUpdateSchema
 from collector import audit, drafts, keyring, publishing
 from collector.errors import InvalidInput, NotFound
-from collector.models import Form, FormVersion, Submission
+from collector.models import Form, FormVersion, Submission, not_draft
 from collector.roles import Action
 
 bp = Blueprint("forms", __name__, url_prefix="/v1/projects/<int:project_id>/forms")
@@ -58,6 +58,8 @@ class FormView:
     created_at: datetime
     updated_at: datetime | None
     published_at: datetime | None
+    #: For a draft: the token of its test URLs (Central's ``draftToken``).
+    draft_token: str | None = None
 
 
 def form_view(session: Session, form: Form, version: FormVersion | None = None) -> FormView:
@@ -66,7 +68,9 @@ def form_view(session: Session, form: Form, version: FormVersion | None = None) 
         version or publishing.current_version(session, form.id) or drafts.get_draft(session, form)
     )
     count = session.scalar(
-        select(func.count()).where(Submission.form_id == form.id, Submission.root_id.is_(None))
+        select(func.count()).where(
+            Submission.form_id == form.id, Submission.root_id.is_(None), not_draft()
+        )
     )
     return FormView(
         form.project_id,
@@ -81,6 +85,7 @@ def form_view(session: Session, form: Form, version: FormVersion | None = None) 
         form.created_at,
         form.updated_at,
         shown.published_at,
+        drafts.draft_token(context.secrets().kek, shown) if shown.published_at is None else None,
     )
 
 

@@ -3,7 +3,8 @@
 Every REST view carries an ``operation`` (its summary, who may call it, its request body and
 response schemas); routes of other blueprints (OpenRosa, OData) are described from their
 docstrings. ``GET /v1/openapi.json`` serves it; ``x-access`` on each operation says who may call
-it (``public``, ``user``, ``project``, ``admin``, ``app-user-token``) and the role tests read it.
+it (``public``, ``user``, ``project``, ``admin``, ``app-user-token``, ``draft-token``) and the
+role tests read it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from api.schemas.common import ProblemSchema, SuccessSchema, Timestamp
 bp = Blueprint("openapi", __name__, url_prefix="/v1")
 
 F = TypeVar("F", bound=Callable[..., Any])
-ACCESS = ("public", "user", "project", "admin", "app-user-token")
+ACCESS = ("public", "user", "project", "admin", "app-user-token", "draft-token")
+#: The kinds of access a token in the URL grants (OpenRosa), not a bearer.
+URL_TOKENS = ("app-user-token", "draft-token")
 _PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
 JSON = "application/json"
 
@@ -173,7 +176,7 @@ def _operation(op: Operation, params: list[dict[str, Any]], endpoint: str) -> di
         "parameters": params + query,
         "responses": _responses(op),
     }
-    if op.access not in ("public", "app-user-token"):
+    if op.access != "public" and op.access not in URL_TOKENS:
         out["security"] = [{"bearer": []}]
     if op.body is not None:
         ref = {"$ref": f"#/components/schemas/{_name(op.body)}"}
@@ -186,8 +189,10 @@ def _operation(op: Operation, params: list[dict[str, Any]], endpoint: str) -> di
 
 def _undocumented(view: Callable[..., Any], rule: str) -> Operation:
     summary = ((view.__doc__ or "").strip().splitlines() or [view.__name__])[0]
-    access = "app-user-token" if "/key/" in rule else "project"
-    return Operation(summary, access, produces="application/xml" if "/key/" in rule else JSON)
+    test = rule.startswith("/v1/test/")
+    access = "app-user-token" if "/key/" in rule else "draft-token" if test else "project"
+    openrosa = access in URL_TOKENS
+    return Operation(summary, access, produces="application/xml" if openrosa else JSON)
 
 
 def operations(app: Flask) -> Iterable[tuple[str, str, str, Operation]]:

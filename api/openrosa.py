@@ -39,8 +39,10 @@ XML_TYPE = "text/xml; charset=utf-8"
 FORMLIST_NS = "http://openrosa.org/xforms/xformsList"
 MANIFEST_NS = "http://openrosa.org/xforms/xformsManifest"
 RESPONSE_NS = "http://openrosa.org/http/response"
-# App-user tokens (OpenRosa) and session tokens (DELETE /v1/sessions/<token>) sit in URLs.
-# Every segment after a ``key`` or ``sessions`` one is blanked, up to a ``projects`` segment,
+# App-user tokens (OpenRosa), draft test tokens (/v1/test/<token>) and session tokens
+# (DELETE /v1/sessions/<token>) sit in URLs.
+# Every segment after a ``key`` or ``sessions`` one (or a ``test`` one right after ``v1``) is
+# blanked, up to a ``projects`` segment,
 # in the path as the server reads it: percent-decoded, in any case, empty segments and all
 # (``/v1/k%65y/<token>`` is served, ``/v1/key//<token>`` redirected, and both are logged).
 SECRET_AFTER = frozenset({"key", "sessions"})
@@ -51,7 +53,7 @@ _PCHAR = "/!$&'()*+,;=:@-._~"
 def redact(text: str) -> str:
     """Return a path (or any log text) with every app-user or session token in a URL blanked."""
     lowered = text.lower()
-    if "%" in text or any(word in lowered for word in SECRET_AFTER):
+    if "%" in text or any(word in lowered for word in (*SECRET_AFTER, "test")):
         return _PATH_IN_TEXT.sub(lambda found: redact_path(found.group()), text)
     return text
 
@@ -68,7 +70,9 @@ def redact_path(path: str) -> str:
             if kept[-1] != "***":
                 kept.append("***")
             continue
-        hiding = name in SECRET_AFTER
+        hiding = name in SECRET_AFTER or (
+            name == "test" and [k.lower() for k in kept[-1:]] == ["v1"]
+        )
         kept.append(segment)
     if kept == segments:
         return path
@@ -163,19 +167,28 @@ def form_list(project_id: int) -> Response:
     with_media = _with_attachments(g.db, [version.id for _form, version in listed])
     for form, version in listed:
         url = f"{base}/forms/{quote(form.xml_form_id, safe='')}"
-        manifest = (
-            f"<manifestUrl>{escape(url)}/manifest</manifestUrl>" if version.id in with_media else ""
-        )
-        items.append(
-            "<xform>"
-            f"<formID>{escape(form.xml_form_id)}</formID>"
-            f"<name>{escape(form.name or form.xml_form_id)}</name>"
-            f"<version>{escape(version.version)}</version>"
-            f"<hash>md5:{version.md5}</hash>"
-            f"<downloadUrl>{escape(url)}.xml</downloadUrl>"
-            f"{manifest}"
-            "</xform>"
-        )
+        manifest = f"{url}/manifest" if version.id in with_media else None
+        items.append(xform_item(form, version, f"{url}.xml", manifest))
+    return form_list_response(items)
+
+
+def xform_item(form: Form, version: FormVersion, download: str, manifest: str | None) -> str:
+    """One ``<xform>`` of a formList: id, name, version, the md5 of the bytes served, URLs."""
+    listed_manifest = f"<manifestUrl>{escape(manifest)}</manifestUrl>" if manifest else ""
+    return (
+        "<xform>"
+        f"<formID>{escape(form.xml_form_id)}</formID>"
+        f"<name>{escape(form.name or form.xml_form_id)}</name>"
+        f"<version>{escape(version.version)}</version>"
+        f"<hash>md5:{version.md5}</hash>"
+        f"<downloadUrl>{escape(download)}</downloadUrl>"
+        f"{listed_manifest}"
+        "</xform>"
+    )
+
+
+def form_list_response(items: list[str]) -> Response:
+    """The formList document of these ``<xform>`` items."""
     body = (
         f'<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<xforms xmlns="{FORMLIST_NS}">{"".join(items)}</xforms>'
@@ -220,6 +233,14 @@ def form_manifest(project_id: int, xml_form_id: str) -> Response:
     """List the files of the version served (those uploaded, and entity lists), with md5s."""
     _form, version = _form_for_download(project_id, xml_form_id)
     url = f"{base_url()}/forms/{quote(xml_form_id, safe='')}/attachments"
+    return manifest_response(g.db, project_id, version, url)
+
+
+def manifest_response(
+    session: Session, project_id: int, version: FormVersion, url: str
+) -> Response:
+    """The manifest of a version's files (uploaded ones, and entity lists), downloaded from
+    ``<url>/<name>``."""
     secrets = vault.Secrets(instance().kek)
     files = "".join(
         "<mediaFile>"
@@ -227,7 +248,7 @@ def form_manifest(project_id: int, xml_form_id: str) -> Response:
         f"<hash>md5:{f.md5}</hash>"
         f"<downloadUrl>{escape(url)}/{escape(quote(f.name, safe=''))}</downloadUrl>"
         "</mediaFile>"
-        for f in publishing.served_files(secrets, g.db, project_id, version)
+        for f in publishing.served_files(secrets, session, project_id, version)
     )
     body = f'<manifest xmlns="{MANIFEST_NS}">{files}</manifest>'
     return xml_response(f'<?xml version="1.0" encoding="UTF-8"?>\n{body}')
@@ -237,10 +258,17 @@ def form_manifest(project_id: int, xml_form_id: str) -> Response:
 def form_attachment(project_id: int, xml_form_id: str, name: str) -> Response:
     """Serve one file of the version served, byte for byte as the manifest hashed it."""
     _form, version = _form_for_download(project_id, xml_form_id)
+    return attachment_response(g.db, project_id, version, name)
+
+
+def attachment_response(
+    session: Session, project_id: int, version: FormVersion, name: str
+) -> Response:
+    """Serve one file of a version, byte for byte as its manifest hashed it."""
     secrets = vault.Secrets(instance().kek)
-    for served in publishing.served_files(secrets, g.db, project_id, version, only=name):
+    for served in publishing.served_files(secrets, session, project_id, version, only=name):
         return openrosa_headers(Response(served.read(), content_type=served.content_type))
-    raise NotFound(f"form {xml_form_id!r} has no attachment {name!r}")
+    raise NotFound(f"this form version has no attachment {name!r}")
 
 
 def _with_attachments(session: Session, version_ids: list[int]) -> set[int]:
@@ -259,7 +287,7 @@ def submission_head(project_id: int) -> Response:
     return openrosa_headers(Response(status=204))
 
 
-def _upload_parts() -> tuple[bytes, list[intake.Part]]:
+def upload_parts() -> tuple[bytes, list[intake.Part]]:
     """Return the manifest and the file parts of a multipart upload, or refuse it."""
     if request.mimetype != "multipart/form-data":
         raise InvalidInput("a submission must be multipart/form-data", code=400.1)
@@ -298,7 +326,7 @@ def _upload_parts() -> tuple[bytes, list[intake.Part]]:
 @bp.post("/submission")
 def submission_post(project_id: int) -> Response:
     """Store an encrypted submission durably, then answer 201."""
-    manifest, parts = _upload_parts()
+    manifest, parts = upload_parts()
     receipt = intake.receive(
         g.db,
         project_id=project_id,

@@ -18,7 +18,15 @@ from api import context
 from api.openapi import operation
 from api.schemas.projects import ProjectCreateSchema, ProjectSchema
 from collector import keyring, roles
-from collector.models import AppUser, Form, KeyGeneration, KeyState, Project, Submission
+from collector.models import (
+    AppUser,
+    Form,
+    KeyGeneration,
+    KeyState,
+    Project,
+    Submission,
+    not_draft,
+)
 from collector.roles import Action
 
 bp = Blueprint("projects", __name__, url_prefix="/v1")
@@ -50,7 +58,9 @@ def _counts(session: Session, project_id: int) -> tuple[int | None, int, int, da
     )
     forms = session.scalar(select(func.count()).where(Form.project_id == project_id))
     last = session.scalar(
-        select(func.max(Submission.created_at)).where(Submission.project_id == project_id)
+        select(func.max(Submission.created_at)).where(
+            Submission.project_id == project_id, not_draft()
+        )
     )
     return key_id, int(app_users or 0), int(forms or 0), last
 

@@ -1,6 +1,7 @@
 """Submissions: create from XML (sealed on arrival), edit, review, comments, attachments.
 
 GET   …/forms/<f>/submissions                      POST (XML body, ?deviceID=)
+GET   …/forms/<f>/draft/submissions                the draft's test submissions
 GET   …/forms/<f>/submissions/<iid>                PUT (edit: XML with meta/deprecatedID)
 PATCH …/forms/<f>/submissions/<iid>                {reviewState}
 GET   …/forms/<f>/submissions/<iid>.xml            501: values are served pseudonymised only
@@ -33,7 +34,7 @@ from api.schemas.submissions import (
     SubmissionAttachmentSchema,
     SubmissionSchema,
 )
-from collector import audit, comments, media, publishing, submissions
+from collector import audit, comments, drafts, media, publishing, submissions
 from collector.errors import CollectorError, InvalidInput
 from collector.models import Form, Submission
 from collector.roles import Action
@@ -114,6 +115,22 @@ def list_submissions(project_id: int, xml_form_id: str) -> Response:
     session = context.db()
     rows = _views(session, form, submissions.list_logical(session, form))
     return context.answer(SubmissionSchema(), rows, many=True)
+
+
+@bp.get("/draft/submissions")
+@operation(
+    "Submissions sent to test the draft (deleted when it is published or discarded)",
+    "project",
+    response=SubmissionSchema,
+    many=True,
+)
+def list_test_submissions(project_id: int, xml_form_id: str) -> Response:
+    """List the draft's test submissions (metadata), newest first."""
+    form, _ = _form(project_id, xml_form_id, Action.SUBMISSION_READ)
+    session = context.db()
+    draft = drafts.get_draft(session, form)
+    roots = submissions.list_tests(session, draft)
+    return context.answer(SubmissionSchema(), _views(session, form, roots), many=True)
 
 
 @bp.post("/submissions")

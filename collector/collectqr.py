@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import zlib
+from urllib.parse import quote
 
 
 def settings_payload(server_url: str, project_name: str) -> str:
@@ -31,3 +32,9 @@ def decode_payload(payload: str) -> dict[str, object]:
 def server_url(origin: str, token: str, project_id: int) -> str:
     """Return the Collect server URL of an app user."""
     return f"{origin.rstrip('/')}/v1/key/{token}/projects/{project_id}"
+
+
+def draft_url(origin: str, token: str, project_id: int, xml_form_id: str) -> str:
+    """Return the Collect server URL that tests a form's draft (its test token's)."""
+    form = quote(xml_form_id, safe="")
+    return f"{origin.rstrip('/')}/v1/test/{token}/projects/{project_id}/forms/{form}/draft"

@@ -29,6 +29,7 @@ from collector.models import (
     Submission,
     SubmissionRecord,
     SubmissionState,
+    not_draft,
 )
 from collector.records import model_for
 from forms.model import Field, FormModel
@@ -191,13 +192,14 @@ def stored(stmt: Select[Any], pending: bool = False) -> Select[Any]:
     ``pending`` also those received or failed (which have no record yet, or never will)."""
     if not pending:
         return stmt.join(SubmissionRecord, SubmissionRecord.submission_id == Submission.id).where(
-            Submission.state == SubmissionState.PROCESSED.value
+            Submission.state == SubmissionState.PROCESSED.value, not_draft()
         )
     return stmt.outerjoin(SubmissionRecord, SubmissionRecord.submission_id == Submission.id).where(
         or_(
             Submission.state != SubmissionState.PROCESSED.value,
             SubmissionRecord.submission_id.is_not(None),
-        )
+        ),
+        not_draft(),
     )
 
 
@@ -277,7 +279,7 @@ def _walks(
     key = Submission.id.desc() if newest_first else Submission.id.asc()
 
     def walk(query: Select[Any]) -> tuple[Select[Any], Select[Any]]:
-        query = query.where(Submission.form_id == form_id, *where).order_by(key)
+        query = query.where(Submission.form_id == form_id, not_draft(), *where).order_by(key)
         query = query.limit(bindparam("size"))
         return query, query.where(after)
 

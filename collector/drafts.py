@@ -10,15 +10,29 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
+import json
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from collector import audit, keyring, publishing, vault
+from collector import audit, erasure, keyring, publishing, vault
 from collector.audit import Actor
 from collector.errors import Conflict, InvalidInput, NotFound
-from collector.models import Form, FormAttachment, FormState, FormVersion, utcnow
+from collector.models import (
+    Form,
+    FormAttachment,
+    FormState,
+    FormVersion,
+    Submission,
+    SubmissionComment,
+    SubmissionMedia,
+    SubmissionPart,
+    SubmissionRecord,
+    as_utc,
+    utcnow,
+)
 from forms.model import parse_xform
 from forms.policy import PIIPolicy
 
@@ -166,11 +180,57 @@ def get_draft(session: Session, form: Form) -> FormVersion:
     return draft
 
 
+def draft_token(kek: bytes, draft: FormVersion) -> str:
+    """The token of a draft's test URLs (``/v1/test/<token>/…``), as Central's ``draftToken``.
+
+    Derived, not stored: a keyed MAC of the draft's row and definition under a key derived from
+    the master key, so every new draft (a new row) or definition gets a new token, and nothing
+    in the database opens the test URLs. A master-key change (rewrap) changes every token.
+    """
+    key = hmac.new(kek, b"collector draft-test token", hashlib.sha256).digest()
+    made = as_utc(draft.created_at).isoformat()  # a row id alone may come back on SQLite
+    mac = hmac.new(key, f"{draft.id}\0{draft.md5}\0{made}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+def draft_for_token(session: Session, kek: bytes, form: Form, token: str) -> FormVersion:
+    """Return the draft a test token opens, or raise NotFound (also for a wrong token)."""
+    draft = draft_of(session, form)
+    if draft is None or not hmac.compare_digest(draft_token(kek, draft), token):
+        raise NotFound(f"form {form.xml_form_id!r} has no draft open to this test token")
+    return draft
+
+
+def purge_test_submissions(session: Session, draft: FormVersion) -> int:
+    """Delete the submissions sent to test a draft, with their records, media and envelopes,
+    and erase the vault subjects only they named (test data may name real people); return
+    how many submissions went. Run before a draft is published or discarded."""
+    ids = list(session.scalars(select(Submission.id).where(Submission.form_version_id == draft.id)))
+    if not ids:
+        return 0
+    subjects: set[int] = set()
+    for data in session.scalars(
+        select(SubmissionRecord.data).where(SubmissionRecord.submission_id.in_(ids))
+    ):
+        subjects.update(json.loads(data).get("subjects", ()))
+    for table in (SubmissionMedia, SubmissionRecord, SubmissionPart, SubmissionComment):
+        session.execute(delete(table).where(table.submission_id.in_(ids)))
+    session.execute(delete(Submission).where(Submission.id.in_(ids)))
+    project_id = draft.form.project_id
+    for subject_id in sorted(subjects):
+        if not erasure.linked_submissions(session, project_id, subject_id):
+            vault.shred(session, subject_id)
+    session.flush()
+    return len(ids)
+
+
 def discard_draft(session: Session, form: Form, *, actor: Actor | None = None) -> bool:
-    """Delete a form's draft and its attachments; return False if there was none."""
+    """Delete a form's draft, its attachments and its test submissions; return False if there
+    was none."""
     draft = draft_of(session, form)
     if draft is None:
         return False
+    purged = purge_test_submissions(session, draft)
     session.execute(delete(FormAttachment).where(FormAttachment.form_version_id == draft.id))
     session.delete(draft)
     session.flush()
@@ -181,6 +241,7 @@ def discard_draft(session: Session, form: Form, *, actor: Actor | None = None) -
             "form.draft.discard",
             project_id=form.project_id,
             subject=form.xml_form_id,
+            testSubmissions=purged,
         )
     return True
 
@@ -292,6 +353,7 @@ def publish_draft(
             xmlFormId=form.xml_form_id,
             version=wanted,
         )
+    purged = purge_test_submissions(session, draft)
     draft.xml, draft.md5, draft.version = xml, hashlib.md5(xml).hexdigest(), wanted
     draft.key_generation_id = generation_id
     draft.published_at = form.updated_at = utcnow()
@@ -305,5 +367,6 @@ def publish_draft(
         subject=form.xml_form_id,
         version=wanted,
         key_generation_id=generation_id,
+        testSubmissions=purged,
     )
     return draft

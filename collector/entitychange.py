@@ -65,8 +65,11 @@ def change_for(
     attributes: Mapping[str, str] | None,
     root: Mapping[str, Any],
 ) -> Change | None:
-    """The change a submission asks for, from its entity attributes and its record's values."""
-    if model.entity is None:
+    """The change a submission asks for, from its entity attributes and its record's values.
+
+    A submission that tests a draft changes no entity (as in Central).
+    """
+    if model.entity is None or submission.form_version.published_at is None:
         return None
     action = read_action(model.entity, attributes)
     if action is None:

@@ -32,7 +32,7 @@ from collector.dataset import (
     tables_for,
 )
 from collector.errors import Forbidden, InvalidInput
-from collector.models import AppUser, Form, Submission
+from collector.models import AppUser, Form, Submission, not_draft
 from forms.model import FormModel
 from forms.policy import PIIKind
 
@@ -90,7 +90,7 @@ def reconcile(session: Session, form: Form, summary: Summary) -> None:
     """Fill in the intake side of the summary from the submissions table."""
     rows = session.execute(
         select(Submission.state, Submission.reason, func.count())
-        .where(Submission.form_id == form.id)
+        .where(Submission.form_id == form.id, not_draft())
         .group_by(Submission.state, Submission.reason)
     ).all()
     for state, reason, count in rows:
@@ -103,7 +103,7 @@ def reconcile(session: Session, form: Form, summary: Summary) -> None:
     summary.signature_invalid = int(
         session.scalar(
             select(func.count()).where(
-                Submission.form_id == form.id, Submission.signature == "invalid"
+                Submission.form_id == form.id, Submission.signature == "invalid", not_draft()
             )
         )
         or 0

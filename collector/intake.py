@@ -218,16 +218,19 @@ def receive(
     user_agent: str | None = None,
     max_part_bytes: int = 100 * 1024 * 1024,
     committer: Committer | None = None,
+    draft: Draft | None = None,
 ) -> Receipt:
     """Validate and durably store one (possibly partial) upload; commit before returning.
 
     Any refusal rolls the session back: a refused upload changes nothing. Parts are read and
     written one at a time, so memory holds at most one part whatever the number of parts.
     With a ``committer``, new submissions are committed in groups with concurrent ones.
+    With a ``draft``, the upload tests that draft (no app user): it must name the draft's form
+    and version.
     """
     parts = list(parts)
     try:
-        upload = _validate(session, project_id, user, manifest, parts)
+        upload = _validate(session, project_id, user, manifest, parts, draft)
         upload = replace(upload, device_id=device_id, user_agent=(user_agent or "")[:500] or None)
         return _store_upload(session, upload, parts, max_part_bytes, committer)
     except BaseException:
@@ -262,11 +265,44 @@ def _store_upload(
         return _store(session, upload, parts, limit)
 
 
+@dataclass(frozen=True)
+class Draft:
+    """The draft a test upload is for: its form's row and xmlFormId, its version row and name."""
+
+    form_id: int
+    xml_form_id: str
+    version_id: int
+    version: str
+
+
+def _of_draft(draft: Draft, envelope: odk.ODKManifest) -> tuple[int, int]:
+    if envelope.form_id != draft.xml_form_id:
+        raise InvalidInput(
+            f"the submission is of form {envelope.form_id!r}, not {draft.xml_form_id!r}",
+            code=400.8,
+        )
+    if envelope.version != draft.version:
+        raise NotFound(
+            f"version {envelope.version!r} is not the draft of form {draft.xml_form_id!r}",
+            code=404.7,
+            version=envelope.version,
+        )
+    return draft.form_id, draft.version_id
+
+
 def _validate(
-    session: Session, project_id: int, user: Submitter | None, manifest: bytes, parts: list[Part]
+    session: Session,
+    project_id: int,
+    user: Submitter | None,
+    manifest: bytes,
+    parts: list[Part],
+    draft: Draft | None = None,
 ) -> Upload:
     envelope = parse_envelope(manifest)
-    form_id, version_id = _published(session, project_id, user, envelope)
+    if draft is not None:
+        form_id, version_id = _of_draft(draft, envelope)
+    else:
+        form_id, version_id = _published(session, project_id, user, envelope)
     _check_part_names(envelope, parts)
     return Upload(
         project_id=project_id,

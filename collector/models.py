@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     CheckConstraint,
+    ColumnElement,
     DateTime,
     ForeignKey,
     Index,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    select,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -293,6 +295,17 @@ class Submission(Base):
         ),
         Index("ix_submissions_root_id", "root_id"),
     )
+
+
+def not_draft() -> ColumnElement[bool]:
+    """Submissions of published versions only: what every view of a form's data shows.
+
+    A submission to a form's draft (sent to test it, over ``/v1/test/<token>/…``) belongs to a
+    version not published; it is listed only as the draft's, and is deleted with the draft or
+    when the draft is published (``drafts.purge_test_submissions``).
+    """
+    drafts = select(FormVersion.id).where(FormVersion.published_at.is_(None))
+    return Submission.form_version_id.not_in(drafts.scalar_subquery())
 
 
 class SubmissionPart(Base):

@@ -34,6 +34,7 @@ from collector.models import (
     SubmissionPart,
     SubmissionRecord,
     SubmissionState,
+    not_draft,
     utcnow,
 )
 from collector.publishing import find_version
@@ -210,6 +211,7 @@ def get_logical(session: Session, form: Form, instance_id: str) -> Submission:
             Submission.form_id == form.id,
             Submission.instance_id == instance_id,
             Submission.root_id.is_(None),
+            not_draft(),
         )
     ).one_or_none()
     if found is None:
@@ -222,7 +224,17 @@ def get_logical(session: Session, form: Form, instance_id: str) -> Submission:
 
 def list_logical(session: Session, form: Form) -> list[Submission]:
     """Return a form's logical submissions, newest first."""
-    stmt = select(Submission).where(Submission.form_id == form.id, Submission.root_id.is_(None))
+    stmt = select(Submission).where(
+        Submission.form_id == form.id, Submission.root_id.is_(None), not_draft()
+    )
+    return list(session.scalars(stmt.order_by(Submission.id.desc())))
+
+
+def list_tests(session: Session, draft: FormVersion) -> list[Submission]:
+    """Return the submissions sent to test a draft, newest first."""
+    stmt = select(Submission).where(
+        Submission.form_version_id == draft.id, Submission.root_id.is_(None)
+    )
     return list(session.scalars(stmt.order_by(Submission.id.desc())))
 
 

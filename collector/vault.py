@@ -403,6 +403,20 @@ def reveal(
     return Revealed(subject.id, subject.pseudonym, subject.kind, original)
 
 
+def _shred(subject: Subject) -> None:
+    subject.sealed_data_key = None
+    subject.sealed_original = None
+    subject.erased_at = utcnow()
+
+
+def shred(session: Session, subject_id: int) -> None:
+    """Crypto-shred a subject that no stored record names any more (its pseudonym went with
+    the records): the data key and sealed original are deleted for good. The caller audits."""
+    subject = session.get(Subject, subject_id)
+    if subject is not None and subject.erased_at is None:
+        _shred(subject)
+
+
 def erase(session: Session, project_id: int, ref: str, *, actor: Actor, reason: str) -> Subject:
     """Crypto-shred a subject: its data key and sealed original are deleted for good, and so
     are the raw envelopes of the submissions that name it (``erasure``)."""
@@ -410,9 +424,7 @@ def erase(session: Session, project_id: int, ref: str, *, actor: Actor, reason: 
     subject = find_subject(session, project_id, ref)
     if subject.erased_at is not None:
         return subject
-    subject.sealed_data_key = None
-    subject.sealed_original = None
-    subject.erased_at = utcnow()
+    _shred(subject)
     envelopes = erasure.destroy_envelopes(session, project_id, subject.id)
     audit.record(
         session,

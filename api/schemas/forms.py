@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, fields, post_dump, validate
 
 from api.schemas.common import Timestamp
 from collector.models import FormState
@@ -26,6 +28,15 @@ class FormSchema(Schema):
     created_at = Timestamp(data_key="createdAt", required=True)
     updated_at = Timestamp(data_key="updatedAt", required=True, allow_none=True)
     published_at = Timestamp(data_key="publishedAt", required=True, allow_none=True)
+    #: A draft's test token: Collect reaches the draft at ``/v1/test/<draftToken>/projects/
+    #: <p>/forms/<f>/draft`` (absent for a published version).
+    draft_token = fields.String(data_key="draftToken")
+
+    @post_dump
+    def _only_for_a_draft(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        if data.get("draftToken") is None:
+            data.pop("draftToken", None)
+        return data
 
 
 class FormUpdateSchema(Schema):
