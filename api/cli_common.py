@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import click
+import segno
 
 from api.config import PRIVATE_UMASK, Instance, NoMasterKey, Settings
+from collector import collectqr
 from collector.errors import CollectorError
 from keys.errors import KeysError
 
@@ -78,3 +80,40 @@ def read_secret_file(path: Path) -> str:
 def echo_json(value: Any) -> None:
     """Print a value as JSON on stdout."""
     click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+DEFAULT_ORIGIN = "http://127.0.0.1:8080"
+
+#: ``--origin``: the public URL of this server, for the Collect server URLs a command prints.
+origin_option = click.option(
+    "--origin", default=None, help="Public URL of this server, for the Collect URL."
+)
+#: ``--qr FILE``: also write the Collect set-up QR code as a PNG.
+qr_option = click.option(
+    "--qr",
+    "qr_png",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the Collect setup QR code as a PNG here.",
+)
+#: ``--form-id``: the xmlFormId of an XLSForm whose settings sheet gives none.
+form_id_option = click.option(
+    "--form-id",
+    "form_id_fallback",
+    default=None,
+    help="The xmlFormId to use when the settings sheet gives none.",
+)
+
+
+def origin_of(state: CLIState, given: str | None) -> str:
+    """Return the public origin for server URLs (flag, COLLECTOR_PUBLIC_URL, default)."""
+    return (given or state.settings.public_url or DEFAULT_ORIGIN).rstrip("/")
+
+
+def write_qr(path: Path | None, server_url: str, project_name: str) -> None:
+    """Write (when asked) the QR code that sets Collect up for a server URL, and say where."""
+    if path is None:
+        return
+    payload = collectqr.settings_payload(server_url, project_name)
+    segno.make_qr(payload, error="l").save(str(path), scale=6)
+    click.echo(f"QR code: {path}")

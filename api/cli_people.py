@@ -7,14 +7,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-import segno
 
-from api.cli_common import CLIState, echo_json, pass_state
+from api.cli_common import (
+    CLIState,
+    echo_json,
+    origin_of,
+    origin_option,
+    pass_state,
+    qr_option,
+    write_qr,
+)
 from collector import appusers, collectqr, keyring, users
 from collector.audit import CLI
 from collector.db import transaction
-
-DEFAULT_ORIGIN = "http://127.0.0.1:8080"
 
 
 @click.group("users")
@@ -45,24 +50,13 @@ def app_users_group() -> None:
     """App users: field staff with a token in ODK Collect's server URL."""
 
 
-def origin_of(state: CLIState, given: str | None) -> str:
-    """Return the public origin for server URLs (flag, COLLECTOR_PUBLIC_URL, default)."""
-    return (given or state.settings.public_url or DEFAULT_ORIGIN).rstrip("/")
-
-
 @app_users_group.command("create")
 @click.option("--project", "project_id", type=int, required=True)
 @click.argument("name")
 @click.option("--forms", "form_ids", default="", help="Comma-separated xmlFormIds to assign.")
 @click.option("--expires", type=click.DateTime(), default=None, help="Expiry (UTC).")
-@click.option("--origin", default=None, help="Public URL of this server, for the Collect URL.")
-@click.option(
-    "--qr",
-    "qr_png",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Also write the Collect setup QR code as a PNG here.",
-)
+@origin_option
+@qr_option
 @pass_state
 def create_app_user(
     state: CLIState,
@@ -92,11 +86,7 @@ def create_app_user(
     click.echo(f"app user {user_id}: {name}")
     click.echo(f"token: {token}")
     click.echo(f"Collect server URL: {url}")
-    if qr_png is not None:
-        segno.make_qr(collectqr.settings_payload(url, project_name), error="l").save(
-            str(qr_png), scale=6
-        )
-        click.echo(f"QR code: {qr_png}")
+    write_qr(qr_png, url, project_name)
 
 
 @app_users_group.command("list")

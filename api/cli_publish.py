@@ -6,10 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import segno
 
-from api.cli_common import CLIState, pass_state
-from api.cli_people import origin_of
+from api.cli_common import (
+    CLIState,
+    form_id_option,
+    origin_of,
+    origin_option,
+    pass_state,
+    qr_option,
+    write_qr,
+)
 from collector import collectqr, drafts, keyring, publishing, submissions
 from collector.audit import CLI
 from collector.db import transaction
@@ -19,12 +25,7 @@ from collector.errors import NotFound
 @click.command("publish")
 @click.argument("xlsform", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--project", "project_id", type=int, required=True)
-@click.option(
-    "--form-id",
-    "form_id_fallback",
-    default=None,
-    help="The xmlFormId to use when the settings sheet gives none.",
-)
+@form_id_option
 @pass_state
 def publish(state: CLIState, xlsform: Path, project_id: int, form_id_fallback: str | None) -> None:
     """Publish an XLSForm; print the form id and version."""
@@ -40,20 +41,9 @@ def publish(state: CLIState, xlsform: Path, project_id: int, form_id_fallback: s
 @click.command("draft")
 @click.argument("xlsform", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--project", "project_id", type=int, required=True)
-@click.option(
-    "--form-id",
-    "form_id_fallback",
-    default=None,
-    help="The xmlFormId to use when the settings sheet gives none.",
-)
-@click.option("--origin", default=None, help="Public URL of this server, for the Collect URL.")
-@click.option(
-    "--qr",
-    "qr_png",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Also write the Collect QR code that opens the draft as a PNG here.",
-)
+@form_id_option
+@origin_option
+@qr_option
 @pass_state
 def draft(
     state: CLIState,
@@ -84,10 +74,7 @@ def draft(
     url = collectqr.draft_url(origin_of(state, origin), token, project_id, form_id)
     click.echo(f"{form_id} {number} (draft)")
     click.echo(f"Collect server URL: {url}")
-    if qr_png is not None:
-        payload = collectqr.settings_payload(url, f"[Draft] {name} ({project_name})")
-        segno.make_qr(payload, error="l").save(str(qr_png), scale=6)
-        click.echo(f"QR code: {qr_png}")
+    write_qr(qr_png, url, f"[Draft] {name} ({project_name})")
 
 
 @click.command("publish-draft")

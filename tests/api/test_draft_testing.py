@@ -72,7 +72,9 @@ def send_test(url: str) -> str:
     return iid
 
 
-def test_a_draft_is_tested_apart_from_the_forms_data(site: Site, sealer: Sealer) -> None:
+def real_and_test(site: Site, sealer: Sealer) -> tuple[requests.Session, str, str, str]:
+    """A draft with one test submission, beside one real one, both processed: the admin's
+    session, the draft's test URL, the real and the test instanceIDs."""
     api = admin_session(site)
     url = new_draft(site, api)
     real = sealer()
@@ -80,17 +82,22 @@ def test_a_draft_is_tested_apart_from_the_forms_data(site: Site, sealer: Sealer)
     test = send_test(url)
     site.drain()
     assert site.submission(test).state == "processed"  # decrypted with the draft's key
+    return api, url, real.instance_id, test
+
+
+def test_a_draft_is_tested_apart_from_the_forms_data(site: Site, sealer: Sealer) -> None:
+    api, url, real_id, test = real_and_test(site, sealer)
 
     base = f"{site.origin}/v1/projects/{site.project_id}/forms/{FORM_ID}"
     listed = api.get(f"{base}/submissions", timeout=30).json()
-    assert [s["instanceId"] for s in listed] == [real.instance_id]
+    assert [s["instanceId"] for s in listed] == [real_id]
     assert api.get(f"{base}", timeout=30).json()["submissions"] == 1
     assert api.get(f"{base}/submissions/{test}", timeout=30).status_code == 404
     odata = api.get(f"{base}.svc/Submissions", params={"$count": "true"}, timeout=30).json()
-    assert (odata["@odata.count"], [r["__id"] for r in odata["value"]]) == (1, [real.instance_id])
+    assert (odata["@odata.count"], [r["__id"] for r in odata["value"]]) == (1, [real_id])
     for export in ("submissions.csv", "submissions.jsonl"):
         exported = api.get(f"{base}/{export}", timeout=60).text
-        assert real.instance_id in exported
+        assert real_id in exported
         assert test not in exported
     drafts_listed = api.get(f"{base}/draft/submissions", timeout=30).json()
     assert [(s["instanceId"], s["status"]) for s in drafts_listed] == [(test, "processed")]
@@ -114,18 +121,13 @@ def test_a_draft_is_tested_apart_from_the_forms_data(site: Site, sealer: Sealer)
 def test_publishing_deletes_the_test_submissions_and_shreds_their_subjects(
     site: Site, sealer: Sealer
 ) -> None:
-    api = admin_session(site)
-    url = new_draft(site, api)
-    real = sealer()
-    assert sealer.client.post(real).status_code == 201
-    test = send_test(url)
-    site.drain()
+    api, url, real_id, test = real_and_test(site, sealer)
     with site.instance.sessions() as session:
         [test_sub] = session.scalars(select(Submission).where(Submission.instance_id == test))
         record = json.loads(session.get_one(SubmissionRecord, test_sub.id).data)
         test_subjects = set(record["subjects"])
         real_sub = session.scalars(
-            select(Submission).where(Submission.instance_id == real.instance_id)
+            select(Submission).where(Submission.instance_id == real_id)
         ).one()
         real_subjects = set(
             json.loads(session.get_one(SubmissionRecord, real_sub.id).data)["subjects"]
@@ -149,7 +151,7 @@ def test_publishing_deletes_the_test_submissions_and_shreds_their_subjects(
             .where(AuditEntry.action == "form.publish")
             .order_by(AuditEntry.id.desc())
         ).first()
-    assert left == [real.instance_id]
+    assert left == [real_id]
     assert records == 1
     assert shredded == {**{i: True for i in test_subjects}, **{i: False for i in real_subjects}}
     assert published is not None
