@@ -16,6 +16,7 @@ stores it: generalised by its rule.
 from __future__ import annotations
 
 import re
+import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -165,6 +166,16 @@ class EntityAction:
         }
 
 
+def _uuid_or_blank(value: str | None) -> str:
+    # The id is computed by the form (``entity_id``, even from a question): anything but a
+    # UUID is dropped here, so that no answer rides into the record or the audit log with it.
+    text = (value or "").strip().removeprefix("uuid:")
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        return ""
+
+
 def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true")
 
@@ -184,7 +195,7 @@ def read_action(
     base = (attributes.get("baseVersion") or "").strip()
     return EntityAction(
         dataset=declaration.dataset,
-        uuid=(attributes.get("id") or "").strip().removeprefix("uuid:"),
+        uuid=_uuid_or_blank(attributes.get("id")),
         create=create,
         update=update,
         base_version=int(base) if base.isdigit() else None,

@@ -188,6 +188,8 @@ def test_changes_that_cannot_apply_are_audited_and_the_data_stays(
     assert [c.label for _v, c in found.values()] == ["HH Buca"]
     problems = {p["subject"]: p["code"] for p in errors(sessions)}
     assert problems == {duplicate: 409.3, no_label: 400.2, bad_id: 400.8}
+    # An id that is not a UUID is not carried into the audit entry (nor the record).
+    assert {p["subject"]: p["entity"] for p in errors(sessions)}[bad_id] == ""
     for problem in errors(sessions):  # codes and a class name, never a submitted value
         assert "Çiğli" not in json.dumps(problem, ensure_ascii=False)
     with sessions() as session:

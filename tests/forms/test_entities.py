@@ -150,9 +150,16 @@ def test_an_xform_that_saves_without_declaring_an_entity_is_refused() -> None:
 
 def test_a_submission_asks_for_create_or_update() -> None:
     declaration = EntityDeclaration("/data/meta/entity", "people", "2024.1.0", None)
-    made = read_action(declaration, {"dataset": "other", "id": "uuid:1f0e", "create": "true"})
+    entity_id = "1f0e7a52-3c64-45fa-81fa-f5a7a94f9a97"
+    made = read_action(
+        declaration, {"dataset": "other", "id": f"uuid:{entity_id}", "create": "true"}
+    )
     assert made is not None
-    assert (made.dataset, made.uuid, made.create, made.update) == ("people", "1f0e", True, False)
+    assert (made.dataset, made.uuid, made.create, made.update) == ("people", entity_id, True, False)
+    # An id that is not a UUID (a form computing it from an answer, say) is not carried on.
+    named = read_action(declaration, {"id": "Ayşe Yılmaz", "create": "1"})
+    assert named is not None
+    assert named.uuid == ""
     changed = read_action(declaration, {"id": "x", "update": "1", "baseVersion": "3"})
     assert changed is not None
     assert (changed.update, changed.base_version) == (True, 3)
