@@ -33,7 +33,6 @@ from collector.models import (
     as_utc,
     utcnow,
 )
-from forms.model import parse_xform
 from forms.policy import PIIPolicy
 
 XLS_TYPE = "application/vnd.ms-excel"
@@ -150,7 +149,7 @@ def create_form(
     session.flush()
     publishing.expect_attachments(session, version, None)
     if publish:
-        entity = parse_xform(version.xml).entity
+        entity = publishing.declaration_of(version.xml)
         publishing.declare_entity_list(session, project_id, entity, actor=actor)
     audit.record(
         session,
@@ -358,7 +357,8 @@ def publish_draft(
     draft.key_generation_id = generation_id
     draft.published_at = form.updated_at = utcnow()
     session.flush()
-    publishing.declare_entity_list(session, form.project_id, parse_xform(xml).entity, actor=actor)
+    declared = publishing.declaration_of(xml)
+    publishing.declare_entity_list(session, form.project_id, declared, actor=actor)
     audit.record(
         session,
         actor,

@@ -69,10 +69,15 @@ def change_for(
 
     A submission that tests a draft changes no entity (as in Central).
     """
-    if model.entity is None or submission.form_version.published_at is None:
+    if model.entity is None:
         return None
-    action = read_action(model.entity, attributes)
-    if action is None:
+    return _change(submission, model, read_action(model.entity, attributes), root)
+
+
+def _change(
+    submission: Submission, model: FormModel, action: EntityAction | None, root: Mapping[str, Any]
+) -> Change | None:
+    if action is None or submission.form_version.published_at is None:
         return None
     label, data = values(model, root)
     return Change(
@@ -96,10 +101,11 @@ def stored_change(
     stored = document.get("entity")
     if not stored or model.entity is None:
         return None
-    attributes = {
-        "id": str(stored["id"]),
-        "create": "1" if stored["create"] else "",
-        "update": "1" if stored["update"] else "",
-        "baseVersion": "" if stored["baseVersion"] is None else str(stored["baseVersion"]),
-    }
-    return change_for(submission, model, attributes, document["root"])
+    action = EntityAction(
+        dataset=model.entity.dataset,
+        uuid=str(stored["id"]),
+        create=bool(stored["create"]),
+        update=bool(stored["update"]),
+        base_version=stored["baseVersion"],
+    )
+    return _change(submission, model, action, document["root"])

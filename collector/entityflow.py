@@ -63,13 +63,19 @@ def apply(
     Returns the entity, or None when the change waits for approval, repeats a create of an
     edited submission, or cannot be applied (then audited as ``entity.error``).
     """
-    action = change.action
     dataset = _dataset(session, change)
     if dataset is None:
         _problem(session, change, 404.7, "the entity list does not exist")
         return None
     if dataset.approval_required and not on_approval and not _approved(session, change):
         return None
+    return _apply(session, secrets, change, dataset, on_approval=on_approval)
+
+
+def _apply(
+    session: Session, secrets: vault.Secrets, change: Change, dataset: Dataset, *, on_approval: bool
+) -> Entity | None:
+    action = change.action
     source = {"submission": change.instance_id}
     try:
         with session.begin_nested():
@@ -128,4 +134,4 @@ def on_approval(session: Session, secrets: vault.Secrets, change: Change) -> Ent
     dataset = _dataset(session, change)
     if dataset is None or not dataset.approval_required:
         return None
-    return apply(session, secrets, change, on_approval=True)
+    return _apply(session, secrets, change, dataset, on_approval=True)

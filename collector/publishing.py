@@ -319,10 +319,9 @@ def list_forms(session: Session, project_id: int, dataset: Dataset) -> ListForms
             source.append(form)
             for name in dict.fromkeys(declaration.saveto.values()):
                 saved.setdefault(name, []).append(form.xml_form_id)
-        if any(
-            a.name == f"{dataset.name}.csv" and entity_list_of(session, project_id, a)
-            for a in attachments(session, version)
-        ):
+        # Linked: a data file named for the list with nothing uploaded (``entity_list_of``).
+        wanted = f"{dataset.name}.csv"
+        if any(a.name == wanted and a.data is None for a in attachments(session, version)):
             linked.append(form)
     return ListForms(source, linked, saved)
 
