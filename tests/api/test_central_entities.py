@@ -493,3 +493,17 @@ def test_a_list_knows_its_forms_and_can_stop_requiring_approval(central: Central
     waited = api.get(f"{forms}/uuid%3Awaiting/audits").get_json()
     assert [a["action"] for a in waited] == ["entity.create", "submission.create"]
     assert api.get(f"{forms}/uuid%3Anothing/audits").status_code == 404
+
+
+def test_a_bad_change_of_approval_is_refused_and_changes_nothing(
+    central: Central, trees: tuple[Api, str]
+) -> None:
+    api, base = trees
+    before = (central.counts(), central.audit_actions())
+    for body in ({"approvalRequired": "maybe"}, {}, {"approvalRequired": None}, ["x"]):
+        answer = api.patch(f"{base}/trees", json=body)
+        assert answer.status_code == 400, body
+        assert answer.get_json()["code"] // 1 == 400
+    assert api.patch(f"{base}/nothing", json={"approvalRequired": True}).status_code == 404
+    assert api.get(f"{base}/trees").get_json()["approvalRequired"] is False
+    assert (central.counts(), central.audit_actions()) == before

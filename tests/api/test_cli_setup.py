@@ -307,3 +307,14 @@ def test_purge_envelopes_destroys_only_old_processed_ones(
     assert site.counts() == after
     again = cli("submissions", "purge-envelopes", "--project", project, "--older-than", "30")
     assert again.output == "0 processed submissions keep an envelope older than 30 days\n"
+
+
+def test_purge_envelopes_refuses_bad_input(site: Site, cli: Invoke) -> None:
+    before = site.counts()
+    unknown = cli("submissions", "purge-envelopes", "--project", "99", "--older-than", "1")
+    assert unknown.exit_code == 1
+    assert "Traceback" not in unknown.output
+    negative = cli("submissions", "purge-envelopes", "--project", str(site.project_id),
+                   "--older-than", "-1", "--yes")  # fmt: skip
+    assert negative.exit_code == 2
+    assert site.counts() == before

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from collector import sessions, users
 from collector.db import transaction
-from collector.models import AuditEntry, Subject, Submission, SubmissionRecord
+from collector.models import AuditEntry, FormVersion, Subject, Submission, SubmissionRecord
 from tests.api.conftest import Invoke
 from tests.support.collect import CollectClient
 from tests.support.site import FORM_ID, Sealer, Site
@@ -253,3 +253,53 @@ def test_the_cli_tests_a_draft_then_publishes_it(site: Site, cli: Invoke, tmp_pa
     none = cli("forms", "discard-draft", FORM_ID, "--project", str(site.project_id))
     assert none.exit_code == 1
     assert "has no draft" in none.output
+
+
+def test_bad_test_uploads_are_refused_and_store_nothing(site: Site, sealer: Sealer) -> None:
+    api = admin_session(site)
+    url = new_draft(site, api)
+    collect = CollectClient(url)
+    before = site.counts()
+    # Not multipart; no manifest; a manifest that is not XML.
+    assert collect.http.post(f"{url}/submission", data=b"x", timeout=30).status_code == 400
+    empty = collect.http.post(f"{url}/submission", files={"other": ("a", b"b")}, timeout=30)
+    assert empty.status_code == 400
+    junk = collect.http.post(
+        f"{url}/submission", files={"xml_submission_file": ("s.xml", b"<no")}, timeout=30
+    )
+    assert junk.status_code == 400
+    # A submission of the published version, not the draft's.
+    published = sealer()
+    assert collect.post(published).status_code == 404
+    # A submission of another form.
+    [listed] = collect.form_list()
+    draft_xml = collect.download(listed)
+    iid = f"uuid:{uuid.uuid4()}"
+    other = collect.seal(
+        draft_xml, "other_form", DRAFT_VERSION, draft_instance(iid), instance_id=iid
+    )
+    assert collect.post(other).status_code == 400
+    assert site.counts() == before
+
+
+def test_the_test_listing_needs_a_draft(site: Site) -> None:
+    api = admin_session(site)
+    base = f"{site.origin}/v1/projects/{site.project_id}/forms/{FORM_ID}"
+    assert api.get(f"{base}/draft/submissions", timeout=30).status_code == 404
+
+
+def test_cli_draft_commands_refuse_bad_input_and_change_nothing(
+    site: Site, cli: Invoke, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(b"PK\x03\x04 not a workbook")
+    before = site.counts()
+    made = cli("forms", "draft", str(broken), "--project", str(site.project_id))
+    assert made.exit_code == 1
+    assert "Traceback" not in made.output
+    with site.instance.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(FormVersion)) == 1
+    none = cli("forms", "publish-draft", FORM_ID, "--project", str(site.project_id))
+    assert none.exit_code == 1
+    assert "has no draft" in none.output
+    assert site.counts() == before
