@@ -13,10 +13,11 @@ import base64
 import heapq
 import itertools
 import json
-from collections.abc import Iterator, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Select, bindparam, null, or_, select
 from sqlalchemy.orm import Session
@@ -93,7 +94,10 @@ class Renderer:
     session: Session
     project_id: int
     viewer: Viewer
-    _subjects: dict[int, str] = field(default_factory=dict)
+    _subjects: _Subjects = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._subjects = _Subjects(self._resolve)
 
     def prefetch(self, documents: list[dict[str, Any]]) -> None:
         """Resolve every subject the documents mention with one query."""
@@ -105,15 +109,27 @@ class Renderer:
                 wanted.update(
                     v["subject"] for v in _values(doc) if isinstance(v, dict) and "subject" in v
                 )
+        self._resolve(wanted)
+
+    def prefetch_text(self, texts: Sequence[str | None]) -> None:
+        """Resolve every subject some stored records (as text, not decoded) mention, with one
+        query. The references are found in the text: a record holds ``{"subject": <id>}`` for
+        each identifier (a quote inside a string value is escaped, so none can look like one),
+        and one that were missed would still be looked up when rendered."""
+        self._resolve({int(n) for text in texts if text for n in _SUBJECT_REF.findall(text)})
+
+    def _resolve(self, wanted: set[int]) -> None:
         wanted -= self._subjects.keys()
         if not wanted:
             return
+        found: dict[int, str | None] = dict.fromkeys(wanted)
         if self.viewer.reidentify:
             assert self.viewer.secrets is not None
             for subject in self.session.scalars(select(Subject).where(Subject.id.in_(wanted))):
-                self._subjects[subject.id] = self._original(subject)
+                found[subject.id] = self._original(subject)
         else:
-            self._subjects.update(vault.pseudonyms(self.session, wanted))
+            found.update(vault.pseudonyms(self.session, wanted))
+        self._subjects.update(found)
 
     def _original(self, subject: Subject) -> str:
         assert self.viewer.secrets is not None
@@ -126,7 +142,7 @@ class Renderer:
         if raw is None or isinstance(raw, str):
             return raw
         if "subject" in raw:
-            return self._subjects.get(raw["subject"])
+            return self._subjects[raw["subject"]]
         if "sealed" in raw and self.viewer.sensitive and self.viewer.secrets is not None:
             opened = vault.open_value(
                 self.viewer.secrets,
@@ -152,7 +168,7 @@ class Renderer:
         return [
             raw
             if (raw := get(path)) is None or type(raw) is str
-            else subjects.get(raw["subject"])
+            else subjects[raw["subject"]]
             if "subject" in raw
             else value(raw)
             for path in paths
@@ -161,6 +177,21 @@ class Renderer:
 
 def _withheld(_raw: Any) -> None:
     return None
+
+
+_SUBJECT_REF = re.compile(r'"subject": (\d+)')
+
+
+class _Subjects(dict[int, "str | None"]):
+    """Rendered subjects by id (None: no such subject); one not prefetched is looked up."""
+
+    def __init__(self, resolve: Callable[[set[int]], None]):
+        super().__init__()
+        self._resolve = resolve
+
+    def __missing__(self, subject_id: int) -> str | None:
+        self._resolve({subject_id})
+        return dict.get(self, subject_id)
 
 
 def _values(document: dict[str, Any]) -> Iterator[Any]:
@@ -172,15 +203,19 @@ def _values(document: dict[str, Any]) -> Iterator[Any]:
 
 # Every column but the manifest (kilobytes of envelope XML no reader of records needs).
 _ENTRY_COLUMNS = tuple(c for c in Submission.__table__.columns if c.name != "manifest")
+#: The columns a file export shows of a submission (fewer columns: less to read per row).
+EXPORT_COLUMNS = tuple(
+    Submission.__table__.c[name]
+    for name in ("id", "instance_id", "created_at", "submitter_id", "review_state", "device_id")
+)
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """One processed submission with its stored record document.
 
-    ``submission`` is a read-only row with the columns of the submissions table but the
-    manifest (attribute access as on the model): exports read many rows, and plain rows, read
-    without the ORM, cost far less than mapped objects.
+    ``submission`` is a read-only row with columns of the submissions table (all but the
+    manifest, unless the walk asked for fewer), attribute access as on the model: exports
+    read many rows, and plain rows, read without the ORM, cost far less than mapped objects.
     """
 
     submission: Any
@@ -221,17 +256,55 @@ def entries(
     newest_first: bool = False,
     pending: bool = False,
 ) -> Iterator[list[Entry]]:
-    """Yield processed submissions of a form in id order, a batch at a time (keyset paging).
+    """Yield processed submissions of a form in id order, a batch at a time (keyset paging),
+    with their records decoded: ``stored_rows`` (same arguments) as entries."""
+    for rows in stored_rows(
+        session,
+        form,
+        batch=batch,
+        after_id=after_id,
+        limit=limit,
+        where=where,
+        order=order,
+        offset=offset,
+        newest_first=newest_first,
+        pending=pending,
+    ):
+        yield [Entry(row, _document(row.record_data)) for row in rows]
+
+
+def decoded(row: Any) -> Entry:
+    """The entry of one row of ``stored_rows``: its record decoded."""
+    return Entry(row, _document(row.record_data))
+
+
+def stored_rows(
+    session: Session,
+    form: Form,
+    *,
+    batch: int = BATCH,
+    after_id: int | None = None,
+    limit: int | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
+    order: Sequence[ColumnElement[Any]] = (),
+    offset: int = 0,
+    newest_first: bool = False,
+    pending: bool = False,
+    columns: Sequence[ColumnElement[Any]] = _ENTRY_COLUMNS,
+) -> Iterator[Sequence[Any]]:
+    """Yield processed submissions of a form in id order, a batch of rows at a time (keyset
+    paging): the submission's ``columns`` (which must include its id) and its record's text as
+    ``record_data``, not decoded.
 
     ``after_id`` resumes after that submission in the walk's order (oldest first, or with
     ``newest_first`` newest first). ``where`` adds conditions on the submissions table (OData
     filters on submission metadata). With ``order`` (an OData ``$orderby``) they come in that
     order instead, paged by offset, from ``offset`` on; ``after_id`` is then not used. With
-    ``pending``, submissions not (yet) decrypted come too, with an empty document.
+    ``pending``, submissions not (yet) decrypted come too, with no record.
     """
     if order:
         stmt = (
-            stored(select(*_ENTRY_COLUMNS, SubmissionRecord.data.label("record_data")), pending)
+            stored(select(*columns, SubmissionRecord.data.label("record_data")), pending)
             .where(Submission.form_id == form.id, *where)
             .order_by(*order)
             .offset(bindparam("offset"))
@@ -244,13 +317,13 @@ def entries(
             found = session.connection().execute(stmt, params).all()
             if not found:
                 return
-            yield [Entry(row, _document(row.record_data)) for row in found]
+            yield found
             sent += len(found)
         return
     size = batch if limit is None else min(batch, limit)
     walks = [
         _keyset(session, first, following, after_id, size)
-        for first, following in _walks(form.id, where, newest_first, pending)
+        for first, following in _walks(form.id, where, newest_first, pending, columns)
     ]
     rows: Iterator[Any] = (
         walks[0]
@@ -260,11 +333,15 @@ def entries(
     if limit is not None:
         rows = itertools.islice(rows, limit)
     while chunk := list(itertools.islice(rows, batch)):
-        yield [Entry(row, _document(row.record_data)) for row in chunk]
+        yield chunk
 
 
 def _walks(
-    form_id: int, where: Sequence[ColumnElement[bool]], newest_first: bool, pending: bool
+    form_id: int,
+    where: Sequence[ColumnElement[bool]],
+    newest_first: bool,
+    pending: bool,
+    columns: Sequence[ColumnElement[Any]],
 ) -> list[tuple[Select[Any], Select[Any]]]:
     """The first and the following (``after``) batch queries of each walk in submission order.
 
@@ -284,13 +361,13 @@ def _walks(
         return query, query.where(after)
 
     done = (
-        select(*_ENTRY_COLUMNS, SubmissionRecord.data.label("record_data"))
+        select(*columns, SubmissionRecord.data.label("record_data"))
         .join(SubmissionRecord, SubmissionRecord.submission_id == Submission.id)
         .where(Submission.state == SubmissionState.PROCESSED.value)
     )
     if not pending:
         return [walk(done)]
-    waiting = select(*_ENTRY_COLUMNS, null().label("record_data")).where(
+    waiting = select(*columns, null().label("record_data")).where(
         Submission.state.in_([SubmissionState.RECEIVED.value, SubmissionState.FAILED.value])
     )
     return [walk(done), walk(waiting)]

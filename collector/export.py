@@ -84,12 +84,11 @@ def _write_csv_zip(
             text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
             rows = csv.writer(text)
             rows.writerow([*SYSTEM_HEADERS, *(c.header for c in root.columns), *TRAILER_HEADERS])
-            for batch in writer.batches(progress):
-                for entry in batch:
-                    rows.writerow(writer.root_row(root, entry))
-                    _repeat_rows(writer, repeats, spools, entry)
-                    if attachments and entry.document.get("media"):
-                        _note_media(writer, tables, entry, carried)
+            for entry in writer.entries(progress):
+                rows.writerow(writer.root_row(root, entry))
+                _repeat_rows(writer, repeats, spools, entry)
+                if attachments and entry.document.get("media"):
+                    _note_media(writer, tables, entry, carried)
             text.flush()
             text.detach()
         for table in repeats:
@@ -206,10 +205,9 @@ def write_jsonl(
 
 def _write_jsonl(out: IO[bytes], writer: Run, progress: Progress | None) -> dict[str, Any]:
     tables = tables_for(writer.model)
-    for batch in writer.batches(progress):
-        for entry in batch:
-            line = json.dumps(_json_row(writer, tables, entry), ensure_ascii=False)
-            out.write(line.encode() + b"\n")
+    for entry in writer.entries(progress):
+        line = json.dumps(_json_row(writer, tables, entry), ensure_ascii=False)
+        out.write(line.encode() + b"\n")
     summary = finish(writer)
     out.write(json.dumps({"__summary": summary}, ensure_ascii=False).encode() + b"\n")
     return summary

@@ -91,12 +91,11 @@ def _write(
         header = [*(c.header for c in table.columns), "PARENT_KEY", "KEY"]
         sheet = _Sheet(book, table.name.split(".")[-1], header, limit)
         repeat_sheets.append((table, sheet, [*_converters(table), str, str]))
-    for batch in run.batches(progress):
-        for entry in batch:
-            root_sheet.append(cells.row(root_sheet, run.root_row(root, entry), root_convert))
-            for table, sheet, convert in repeat_sheets:
-                for row in run.repeat_rows(table, entry):
-                    sheet.append(cells.row(sheet, row, convert))
+    for entry in run.entries(progress):
+        root_sheet.append(cells.row(root_sheet, run.root_row(root, entry), root_convert))
+        for table, sheet, convert in repeat_sheets:
+            for row in run.repeat_rows(table, entry):
+                sheet.append(cells.row(sheet, row, convert))
     summary = exportrun.finish(run)
     summary["xlsx_cells_truncated"] = cells.truncated
     info = book.create_sheet(SUMMARY_SHEET)

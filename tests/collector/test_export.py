@@ -16,16 +16,16 @@ from typing import Any
 import openpyxl
 import pytest
 from openpyxl.worksheet._writer import ALL_TEMP_FILES, create_temporary_file
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, event, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import export, export_xlsx, vault
+from collector import export, export_xlsx, exportrun, vault
 from collector.audit import CLI, Actor
 from collector.dataset import Viewer
 from collector.db import session_factory, transaction
 from collector.errors import Forbidden, InvalidInput
 from collector.export_xlsx import write_xlsx
-from collector.models import AuditEntry, Form, FormVersion, SubmissionPart
+from collector.models import AuditEntry, Form, FormVersion, SubmissionPart, SubmissionRecord
 from tests.collector.test_vault import profile
 from tests.support.pipeline import process_all, publish, submit
 from tests.support.xlsform import PROFILE
@@ -358,3 +358,61 @@ def test_a_failed_xlsx_export_leaves_no_worksheet_file_behind(
     finally:
         os.remove(others)
         ALL_TEMP_FILES.remove(others)
+
+
+def _rewrite_records(sessions: sessionmaker[Session], change: Any) -> None:
+    """Store every record again as ``change`` turns its decoded document into text."""
+    with transaction(sessions) as session:
+        for record in session.scalars(select(SubmissionRecord)):
+            record.data = change(json.loads(record.data))
+
+
+def test_export_renders_subjects_the_text_scan_could_not_see(
+    sessions: sessionmaker[Session], kek: bytes, loaded: FormVersion
+) -> None:
+    # Exports find a batch's subjects in the records' text before decoding them. A record
+    # written another way (no spaces after separators) hides its references from that scan:
+    # each subject is then looked up as it is rendered, and the export is the same.
+    before = read_zip(run(sessions, kek, export.write_csv_zip)[0])
+    _rewrite_records(sessions, lambda doc: json.dumps(doc, separators=(",", ":")))
+    after = read_zip(run(sessions, kek, export.write_csv_zip)[0])
+    assert after == before
+    assert all(r["full_name"].startswith("P") for r in after["profile.csv"])
+    assert all(r["household-member_name"].startswith("P") for r in after["profile-household.csv"])
+
+
+def test_export_leaves_a_reference_to_no_subject_empty(
+    sessions: sessionmaker[Session], kek: bytes, loaded: FormVersion
+) -> None:
+    def dangling(doc: dict[str, Any]) -> str:
+        doc["root"]["/data/phone"] = {"subject": 10**9}
+        return json.dumps(doc)
+
+    _rewrite_records(sessions, dangling)
+    root = read_zip(run(sessions, kek, export.write_csv_zip)[0])["profile.csv"]
+    assert [r["phone"] for r in root] == ["", "", ""]
+    assert all(r["full_name"].startswith("P") for r in root)
+
+
+def test_an_export_resolves_each_batchs_subjects_with_one_query(
+    sessions: sessionmaker[Session],
+    kek: bytes,
+    loaded: FormVersion,
+    db_engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(exportrun, "EXPORT_BATCH", 2)  # three submissions: two batches
+    lookups: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "FROM vault_subjects" in statement:
+            lookups.append(statement)
+
+    event.listen(db_engine, "before_cursor_execute", seen)
+    try:
+        data, summary = run(sessions, kek, export.write_csv_zip)
+    finally:
+        event.remove(db_engine, "before_cursor_execute", seen)
+    assert summary["exported"] == 3
+    assert len(lookups) == 2
+    assert all(r["phone"].startswith("P") for r in read_zip(data)["profile.csv"])
