@@ -3,7 +3,7 @@
 As Central: without ``$top`` a request gets every matching row (pyodk's ``get_table`` reads one
 response and does not follow next links); with ``$top`` a page stops there and, when rows remain,
 ends with an ``@odata.nextLink`` carrying a ``$skiptoken``. Rows come newest submission first.
-Records are read in keyset batches (``dataset.entries``), filtered in SQL where the filter is on
+Records are read in keyset batches (``dataset.stored_rows``), filtered in SQL where the filter is on
 submission metadata and on rendered rows otherwise, and the JSON is written as rows are made:
 memory holds one batch, never the table. A ``$orderby`` reads in its order by offset instead,
 and its next link carries ``$skip`` (Central refuses ``$orderby`` with ``$skiptoken``).
@@ -24,7 +24,17 @@ from sqlalchemy.orm import Session
 
 from collector import audit
 from collector.audit import Actor
-from collector.dataset import BATCH, Entry, Renderer, Viewer, entries, model_of, stored
+from collector.dataset import (
+    BATCH,
+    Entry,
+    Renderer,
+    Viewer,
+    decoded,
+    entries,
+    model_of,
+    stored,
+    stored_rows,
+)
 from collector.errors import NotFound
 from collector.models import Form, Submission
 from collector.odata.edm import Schema, metadata_xml, schema_for
@@ -85,7 +95,7 @@ class _Scan:
         ``order``: from the ``offset``-th submission on, ``after`` unused)."""
         # Newest first: a root row resumes below its submission, a repeat row within it.
         start = None if after is None else after.submission + (0 if self.is_root else 1)
-        scan = entries(
+        scan = stored_rows(
             self.session,
             self.form,
             batch=batch,
@@ -97,10 +107,11 @@ class _Scan:
             pending=self.is_root,
         )
         for found in scan:
-            self.shaper.renderer.prefetch([e.document for e in found])
-            self.shaper.versions.load(e.submission for e in found)
-            for entry in found:
-                yield from self._rows(entry, after)
+            # Each record is decoded only when its rows are made (see ``Run.entries``).
+            self.shaper.renderer.prefetch_text([row.record_data for row in found])
+            self.shaper.versions.load(found)
+            for row in found:
+                yield from self._rows(decoded(row), after)
 
     def _rows(self, entry: Entry, after: Token | None) -> Iterator[tuple[Row, Token]]:
         record = self.shaper.record(entry)
