@@ -243,33 +243,10 @@ def _document(data: str | None) -> dict[str, Any]:
     return document
 
 
-def entries(
-    session: Session,
-    form: Form,
-    *,
-    batch: int = BATCH,
-    after_id: int | None = None,
-    limit: int | None = None,
-    where: Sequence[ColumnElement[bool]] = (),
-    order: Sequence[ColumnElement[Any]] = (),
-    offset: int = 0,
-    newest_first: bool = False,
-    pending: bool = False,
-) -> Iterator[list[Entry]]:
+def entries(session: Session, form: Form, **options: Any) -> Iterator[list[Entry]]:
     """Yield processed submissions of a form in id order, a batch at a time (keyset paging),
-    with their records decoded: ``stored_rows`` (same arguments) as entries."""
-    for rows in stored_rows(
-        session,
-        form,
-        batch=batch,
-        after_id=after_id,
-        limit=limit,
-        where=where,
-        order=order,
-        offset=offset,
-        newest_first=newest_first,
-        pending=pending,
-    ):
+    with their records decoded: ``stored_rows`` (same options) as entries."""
+    for rows in stored_rows(session, form, **options):
         yield [Entry(row, _document(row.record_data)) for row in rows]
 
 
