@@ -99,18 +99,6 @@ class Renderer:
     def __post_init__(self) -> None:
         self._subjects = _Subjects(self._resolve)
 
-    def prefetch(self, documents: list[dict[str, Any]]) -> None:
-        """Resolve every subject the documents mention with one query."""
-        wanted: set[int] = set()
-        for doc in documents:
-            if "subjects" in doc:  # Records list their subjects; older ones are scanned.
-                wanted.update(doc["subjects"])
-            else:
-                wanted.update(
-                    v["subject"] for v in _values(doc) if isinstance(v, dict) and "subject" in v
-                )
-        self._resolve(wanted)
-
     def prefetch_text(self, texts: Sequence[str | None]) -> None:
         """Resolve every subject some stored records (as text, not decoded) mention, with one
         query. The references are found in the text: a record holds ``{"subject": <id>}`` for
@@ -192,13 +180,6 @@ class _Subjects(dict[int, "str | None"]):
     def __missing__(self, subject_id: int) -> str | None:
         self._resolve({subject_id})
         return dict.get(self, subject_id)
-
-
-def _values(document: dict[str, Any]) -> Iterator[Any]:
-    yield from document.get("root", {}).values()
-    for rows in document.get("repeats", {}).values():
-        for row in rows:
-            yield from row.get("values", {}).values()
 
 
 # Every column but the manifest (kilobytes of envelope XML no reader of records needs).
