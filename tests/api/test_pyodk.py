@@ -5,9 +5,12 @@ data dir and database, set up with ``collector init`` and ``collector users crea
 reads its config from a temp dir. The first test walks a survey's life: log in, create a
 project, upload an XLSForm, create an app user, encrypt submissions as Collect does, read them
 back (metadata, OData tables with pseudonyms and repeats), comment, review, export; the second
-creates and edits submissions as plaintext XML, as pyodk sends them. The last replays
+creates and edits submissions as plaintext XML, as pyodk sends them. One replays
 ``../shared/reference/pyodk_wire_log.json`` request by request (method, path, query, headers,
-body), with ids and placeholder bodies replaced by real ones, and asserts each answer.
+body), with ids and placeholder bodies replaced by real ones, and asserts each answer. The
+rest call the remaining public methods of pyodk's client itself (forms listed, read and
+updated in its three ways; one entity created, updated and deleted), so that pyodk's own
+parsing of every answer is exercised, not only the status codes.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any
 
 import pytest
 from pyodk.client import Client
+from pyodk.errors import PyODKError
 
 from tests.collector.test_vault import profile
 from tests.support.central import SIMPLE, simple_instance
@@ -333,3 +337,89 @@ def test_pyodk_reads_entities_a_tablet_registered(live: Live) -> None:
         assert "Hatice" not in json.dumps(rows, ensure_ascii=False)
         [entity] = client.entities.list(entity_list_name="households")
         assert entity.uuid == household
+
+
+def test_pyodk_lists_reads_and_updates_forms_with_attachments(live: Live) -> None:
+    """forms.list, get_xml, create with an attachment and the three update patterns."""
+    with client_for(live, "forms") as client:
+        project_id = client.post("projects", json={"name": "Forms"}).json()["id"]
+        client.forms.default_project_id = project_id
+        fruits = live.tmp / "fruits.csv"
+        fruits.write_bytes(b"name,label\nfig,Fig\n")
+        xlsx = live.tmp / "simple-forms.xlsx"
+        xlsx.write_bytes(md_to_xlsx(SIMPLE))
+        client.forms.create(definition=xlsx, attachments=[fruits], project_id=project_id)
+        assert [f.xmlFormId for f in client.forms.list()] == ["simple"]
+        xml = client.forms.get_xml("simple")
+        assert isinstance(xml, str)
+        assert 'version="1"' in xml
+        assert "base64RsaPublicKey" in xml
+
+        def attachment() -> dict[str, Any]:
+            [found] = client.get(f"projects/{project_id}/forms/simple/attachments").json()
+            return dict(found)
+
+        assert attachment()["exists"] is True
+        first_hash = attachment()["hash"]
+        fruits.write_bytes(b"name,label\nfig,Fig\nquince,Quince\n")
+        # Attachments only: pyodk names the new version after the current time.
+        client.forms.update("simple", attachments=[fruits])
+        stamped = client.forms.get("simple").version
+        assert stamped != "1"
+        assert attachment()["hash"] not in (None, first_hash)
+        client.forms.update("simple", attachments=[fruits], version_updater=lambda v: v + "-b")
+        assert client.forms.get("simple").version == stamped + "-b"
+        second = live.tmp / "simple-2.xlsx"
+        second.write_bytes(
+            md_to_xlsx(SIMPLE.replace("| simple  | 1       |", "| simple  | 2       |"))
+        )
+        client.forms.update("simple", definition=second)
+        assert client.forms.get("simple").version == "2"
+        assert 'version="2"' in str(client.forms.get_xml("simple"))
+        # The attachment uploaded for an earlier version is carried over to the new one.
+        assert attachment()["exists"] is True
+        versions = client.get(f"projects/{project_id}/forms/simple/versions").json()
+        assert [v["version"] for v in versions] == ["2", stamped + "-b", stamped, "1"]
+        # The same version again is refused, and the published form is unchanged.
+        with pytest.raises(PyODKError):
+            client.forms.update("simple", definition=second)
+        assert client.forms.get("simple").version == "2"
+
+
+def test_pyodk_creates_updates_and_deletes_one_entity(live: Live) -> None:
+    with client_for(live, "entity") as client:
+        project_id = client.post("projects", json={"name": "Trees"}).json()["id"]
+        client.entities.default_project_id = project_id
+        names = {"entity_list_name": "trees", "project_id": project_id}
+        client.entity_lists.create(**names)
+        client.entity_lists.add_property(name="height", **names)
+        listed = client.entity_lists.get(**names)
+        assert listed.name == "trees"
+        assert [p.name for p in listed.properties or []] == ["height"]
+        made = client.entities.create(label="Çınar", data={"height": "12"}, **names)
+        assert made.currentVersion.version == 1
+        assert made.currentVersion.label == "Çınar"
+        assert made.currentVersion.data == {"height": "12"}
+        updated = client.entities.update(
+            made.uuid, label="Çınar ağacı", data={"height": "13"}, base_version=1, **names
+        )
+        assert (updated.currentVersion.version, updated.currentVersion.label) == (
+            2,
+            "Çınar ağacı",
+        )
+        # A stale base version is a conflict and changes nothing; force overrides it.
+        with pytest.raises(PyODKError):
+            client.entities.update(made.uuid, data={"height": "99"}, base_version=1, **names)
+        forced = client.entities.update(made.uuid, data={"height": "14"}, force=True, **names)
+        assert forced.currentVersion.version == 3
+        [row] = client.entities.get_table(**names)["value"]
+        assert (row["__id"], row["label"], row["height"]) == (made.uuid, "Çınar ağacı", "14")
+        assert row["__system"]["version"] == 3
+        unknown = str(uuid.uuid4())
+        with pytest.raises(PyODKError):
+            client.entities.update(unknown, data={"height": "1"}, force=True, **names)
+        assert client.entities.delete(made.uuid, **names) is True
+        assert client.entities.list(**names) == []
+        assert client.entities.get_table(**names)["value"] == []
+        with pytest.raises(PyODKError):
+            client.entities.delete(made.uuid, **names)
