@@ -35,13 +35,14 @@ from api.schemas.entities import (
     DatasetUpdateSchema,
     EntityBulkSchema,
     EntityCreateSchema,
+    EntityHistorySchema,
     EntitySchema,
     EntityUpdateSchema,
     PropertyCreateSchema,
 )
 from collector import audit, entities, odata, publishing, submissions
 from collector.errors import CollectorError, InvalidInput
-from collector.models import Dataset, Entity
+from collector.models import Dataset, Entity, EntityVersion
 from collector.odata.edm import (
     ENTITY_SYSTEM_PROPERTIES,
     entity_metadata_xml,
@@ -88,8 +89,15 @@ def _dataset_view(dataset: Dataset) -> dict[str, Any]:
     }
 
 
-def _entity_view(dataset: Dataset, entity: Entity) -> dict[str, Any]:
-    opened = entities.contents(context.db(), context.secrets(), dataset, entity)
+def _entity_view(
+    dataset: Dataset, entity: Entity, current: EntityVersion | None = None
+) -> dict[str, Any]:
+    """An entity as Central shows it; ``current`` is its current version's history row (looked
+    up here when not given)."""
+    session = context.db()
+    opened = entities.contents(session, context.secrets(), dataset, entity)
+    if current is None:
+        current = entities.current_versions(session, dataset, entity).get(entity.id)
     creator = entity.creator_id or 0
     return {
         "uuid": entity.uuid,
@@ -102,10 +110,12 @@ def _entity_view(dataset: Dataset, entity: Entity) -> dict[str, Any]:
             "label": opened.label,
             "current": True,
             "created_at": entity.updated_at or entity.created_at,
-            "creator_id": creator,
-            "user_agent": entity.user_agent or "",
+            "creator_id": (current.creator_id or 0) if current else creator,
+            "user_agent": (current.user_agent or "") if current else entity.user_agent or "",
             "version": entity.version,
-            "base_version": entity.version - 1 if entity.version > 1 else None,
+            "base_version": current.base_version
+            if current
+            else (entity.version - 1 if entity.version > 1 else None),
             "data": opened.data,
         },
     }
@@ -200,7 +210,12 @@ def add_property(project_id: int, name: str) -> Response:
 def list_entities(project_id: int, name: str) -> Response:
     """List an entity list's live entities."""
     dataset, _ = _dataset(project_id, name, Action.ENTITY_READ)
-    rows = [_entity_view(dataset, e) for e in entities.list_entities(context.db(), dataset)]
+    session = context.db()
+    current = entities.current_versions(session, dataset)
+    rows = [
+        _entity_view(dataset, e, current.get(e.id))
+        for e in entities.list_entities(session, dataset)
+    ]
     return context.answer(EntitySchema(), rows, many=True)
 
 
@@ -242,6 +257,37 @@ def get_entity(project_id: int, name: str, entity_uuid: str) -> Response:
     return context.answer(EntitySchema(), _entity_view(dataset, entity))
 
 
+@bp.get("/<name>/entities/<entity_uuid>/versions")
+@operation(
+    "Every version of an entity, oldest first", "project", response=EntityHistorySchema, many=True
+)
+def entity_versions(project_id: int, name: str, entity_uuid: str) -> Response:
+    """Return an entity's versions: label, data, who made each and from which submission."""
+    dataset, _ = _dataset(project_id, name, Action.ENTITY_READ)
+    session = context.db()
+    entity = entities.get_entity(session, dataset, entity_uuid)
+    rows = [
+        {
+            "label": v.contents.label,
+            "data": v.contents.data,
+            "current": v.current,
+            "created_at": v.row.created_at,
+            "creator_id": v.row.creator_id or 0,
+            "user_agent": v.row.user_agent or "",
+            "version": v.row.version,
+            "base_version": v.row.base_version,
+            "conflicting_properties": None,
+            "source": {
+                "submission": {"instanceId": v.row.source_instance_id}
+                if v.row.source_instance_id
+                else None
+            },
+        }
+        for v in entities.versions(session, context.secrets(), dataset, entity)
+    ]
+    return context.answer(EntityHistorySchema(), rows, many=True)
+
+
 def _base_version() -> int | None:
     value = request.args.get("baseVersion")
     if value is None or value == "":
@@ -272,7 +318,15 @@ def update_entity(project_id: int, name: str, entity_uuid: str) -> Response:
     )
     session = context.db()
     entity = entities.get_entity(session, dataset, entity_uuid)
-    entities.update_entity(session, context.secrets(), dataset, entity, change, actor=actor)
+    entities.update_entity(
+        session,
+        context.secrets(),
+        dataset,
+        entity,
+        change,
+        actor=actor,
+        user_agent=request.headers.get("User-Agent"),
+    )
     result = _entity_view(dataset, entity)
     context.commit()
     return context.answer(EntitySchema(), result)

@@ -32,7 +32,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from collector import audit, keyring, vault
 from collector.audit import Actor
 from collector.errors import Conflict, InvalidInput, NotFound
-from collector.models import Dataset, DatasetProperty, Entity, User, utcnow
+from collector.models import Dataset, DatasetProperty, Entity, EntityVersion, User, utcnow
 from collector.odata.errors import BadOption, ODataNotImplemented
 from collector.odata.filter import Expr, Target, matches, parse, split
 from collector.odata.query import Token
@@ -152,13 +152,19 @@ def contents(
     session: Session, secrets: vault.Secrets, dataset: Dataset, entity: Entity
 ) -> Contents:
     """Open an entity's label and data."""
+    return _open(session, secrets, dataset, entity.uuid, entity.key_version, entity.sealed)
+
+
+def _open(
+    session: Session,
+    secrets: vault.Secrets,
+    dataset: Dataset,
+    entity_uuid: str,
+    key_version: int,
+    sealed: bytes,
+) -> Contents:
     raw = vault.open_value(
-        secrets,
-        session,
-        dataset.project_id,
-        entity.key_version,
-        entity.sealed,
-        _what(dataset, entity.uuid),
+        secrets, session, dataset.project_id, key_version, sealed, _what(dataset, entity_uuid)
     )
     doc = json.loads(raw)
     return Contents(doc["label"], dict(doc["data"]))
@@ -227,6 +233,7 @@ def create_entities(
         )
         session.add(entity)
         session.flush()
+        _add_version(session, entity, None, entity.creator_id, entity.user_agent, source)
         created.append(entity)
     audit.record(
         session,
@@ -301,11 +308,14 @@ def update_entity(
     *,
     actor: Actor,
     source: Mapping[str, Any] | None = None,
+    creator_id: int | None = None,
+    user_agent: str | None = None,
 ) -> Entity:
-    """Apply an update as a new version of the entity.
+    """Apply an update as a new version of the entity, kept in its history.
 
     The row is written only if it is still at the version read (the model's version column),
     so of two updates based on the same version the second is refused, on either database.
+    ``creator_id`` names who made the version when the actor is not a web user.
     """
     if not change.force and change.base_version is None:
         raise InvalidInput("an update names its baseVersion, or is forced", code=400.2)
@@ -327,6 +337,8 @@ def update_entity(
     entity.version += 1
     entity.updated_at = utcnow()
     _flush_unchanged_since(session, entity, read)
+    maker = actor.id if actor.type == "user" else creator_id
+    _add_version(session, entity, read, maker, user_agent, source)
     audit.record(
         session,
         actor,
@@ -338,6 +350,76 @@ def update_entity(
         **(source or {}),
     )
     return entity
+
+
+def _add_version(
+    session: Session,
+    entity: Entity,
+    base_version: int | None,
+    creator_id: int | None,
+    user_agent: str | None,
+    source: Mapping[str, Any] | None,
+) -> None:
+    """Keep the entity's version just written (sealed as the entity row is) in its history."""
+    submission = (source or {}).get("submission")
+    session.add(
+        EntityVersion(
+            entity_id=entity.id,
+            version=entity.version,
+            base_version=base_version,
+            sealed=entity.sealed,
+            key_version=entity.key_version,
+            creator_id=creator_id,
+            user_agent=(user_agent or "")[:500] or None,
+            source_instance_id=str(submission)[:200] if submission else None,
+            created_at=entity.updated_at or entity.created_at,
+        )
+    )
+    session.flush()
+
+
+@dataclass(frozen=True)
+class Version:
+    """One version of an entity, opened."""
+
+    row: EntityVersion
+    contents: Contents
+    current: bool
+
+
+def versions(
+    session: Session, secrets: vault.Secrets, dataset: Dataset, entity: Entity
+) -> list[Version]:
+    """Every version of an entity, oldest first, with its label and data opened."""
+    rows = session.scalars(
+        select(EntityVersion)
+        .where(EntityVersion.entity_id == entity.id)
+        .order_by(EntityVersion.version)
+    ).all()
+    return [
+        Version(
+            row,
+            _open(session, secrets, dataset, entity.uuid, row.key_version, row.sealed),
+            row.version == entity.version,
+        )
+        for row in rows
+    ]
+
+
+def current_versions(
+    session: Session, dataset: Dataset, entity: Entity | None = None
+) -> dict[int, EntityVersion]:
+    """The history row of the current version of one entity, or of every entity in the list,
+    by entity id, in one query."""
+    stmt = select(EntityVersion).join(
+        Entity,
+        and_(Entity.id == EntityVersion.entity_id, Entity.version == EntityVersion.version),
+    )
+    if entity is not None:
+        stmt = stmt.where(Entity.id == entity.id)
+    else:
+        stmt = stmt.where(Entity.dataset_id == dataset.id)
+    return {row.entity_id: row for row in session.scalars(stmt)}
 
 
 def _flush_unchanged_since(session: Session, entity: Entity, read: int) -> None:

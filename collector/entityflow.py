@@ -94,6 +94,8 @@ def _apply(
                     change_to,
                     actor=audit.SYSTEM,
                     source=source,
+                    creator_id=change.creator_id,
+                    user_agent=change.user_agent,
                 )
             # An edit, or a second approval, does not create its entity again.
             repeated = existing is not None and (change.edit or on_approval)

@@ -610,3 +610,27 @@ class Entity(Base):
     # Every UPDATE names the version it read: a concurrent change makes it fail, not vanish.
     # (SQLAlchemy's own attribute: typed by its base class, so not a ClassVar here.)
     __mapper_args__ = {"version_id_col": version, "version_id_generator": False}  # noqa: RUF012
+
+
+class EntityVersion(Base):
+    """One version of an entity as it was written: its label and data sealed, who and what
+    made it. The entity row holds the newest; these keep the history Central shows."""
+
+    __tablename__ = "entity_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id", ondelete="CASCADE"))
+    version: Mapped[int]
+    #: The version this one was applied on (a forced update: the one it replaced).
+    base_version: Mapped[int | None]
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    key_version: Mapped[int]
+    creator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+    #: The instanceID of the submission that made this version, if one did.
+    source_instance_id: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("entity_id", "version", name="uq_entity_versions_entity_version"),
+    )

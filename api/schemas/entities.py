@@ -95,6 +95,21 @@ class EntityVersionSchema(Schema):
     data = fields.Dict(keys=fields.String(), values=fields.String())
 
 
+class EntitySourceSchema(Schema):
+    """What made an entity version: a submission (its instanceID), or null."""
+
+    submission = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True)
+
+
+class EntityHistorySchema(EntityVersionSchema):
+    """One version in an entity's history (``…/entities/{uuid}/versions``)."""
+
+    conflicting_properties = fields.List(
+        fields.String(), data_key="conflictingProperties", allow_none=True
+    )
+    source = fields.Nested(EntitySourceSchema, required=True)
+
+
 class EntitySchema(Schema):
     """An entity."""
 

@@ -79,14 +79,41 @@ def test_entities_have_versions_and_sealed_contents(
     assert stale.get_json()["code"] == 409.15
     unbased = api.patch(url, json={"data": {"height": "4"}})
     assert unbased.status_code == 400
-    forced = api.patch(f"{url}?force=True", json={"data": {"height": "5"}})
+    forced = api.patch(
+        f"{url}?force=True", json={"data": {"height": "5"}}, headers={"User-Agent": "Other/2"}
+    )
     assert forced.get_json()["currentVersion"]["data"] == {"height": "5"}
+    # The current version says who made it, with what, on which version: not the creator's.
+    assert forced.get_json()["currentVersion"]["userAgent"] == "Other/2"
+    assert forced.get_json()["currentVersion"]["baseVersion"] == 2
+    assert api.get(url).get_json()["currentVersion"]["userAgent"] == "Other/2"
     assert forced.get_json()["currentVersion"]["label"] == "A2"
     unknown = api.patch(f"{url}?force=true", json={"data": {"colour": "red"}})
     assert unknown.status_code == 400
     assert unknown.get_json()["code"] == 400.28
     assert len(api.get(f"{base}/trees/entities").get_json()) == 2
+    history = api.get(f"{url}/versions")
+    assert history.status_code == 200, history.get_json()
+    versions = history.get_json()
+    assert [(v["version"], v["baseVersion"], v["current"]) for v in versions] == [
+        (1, None, False),
+        (2, 1, False),
+        (3, 2, True),
+    ]
+    assert [(v["label"], v["data"]) for v in versions] == [
+        (LABEL, {"height": "1"}),
+        ("A2", {"height": "3"}),
+        ("A2", {"height": "5"}),
+    ]
+    assert {v["creatorId"] for v in versions} == {entity["creatorId"]}
+    assert [v["userAgent"] for v in versions] == ["pyodk v1.3.0", "pyodk v1.3.0", "Other/2"]
+    listed = {e["uuid"]: e for e in api.get(f"{base}/trees/entities").get_json()}
+    assert listed[UUID]["currentVersion"]["userAgent"] == "Other/2"
+    assert all(v["source"] == {"submission": None} for v in versions)
+    # Refused updates (stale, unbased, unknown property) left no version behind.
+    assert api.get(f"{base}/trees/entities/{uuid.uuid4()}/versions").status_code == 404
     assert api.delete(url).get_json() == {"success": True}
+    assert api.get(f"{url}/versions").status_code == 404
     assert api.get(url).status_code == 404
     assert len(api.get(f"{base}/trees/entities").get_json()) == 1
     raw = raw_database_bytes(central.instance.engine, database_url)

@@ -130,13 +130,13 @@ def test_a_follow_up_updates_the_entity_at_its_version(
     sessions: sessionmaker[Session], registration: FormVersion, kek: bytes
 ) -> None:
     entity_id = str(uuid.uuid4())
-    register(sessions, registration, entity_id, "Konak")
+    registered = register(sessions, registration, entity_id, "Konak")
     process_all(sessions, kek)
     project_id = registration.form.project_id
     with sessions() as session, session.begin():
         visit = publishing.publish_xlsform(session, project_id, md_to_xlsx(FOLLOW_UP))
     with sessions() as session:
-        submit(
+        visited = submit(
             session,
             visit,
             f"<household_id>{entity_id}</household_id><status>moved</status><household>5</household>",
@@ -165,6 +165,18 @@ def test_a_follow_up_updates_the_entity_at_its_version(
     with sessions() as session:
         states = {s.instance_id: s.state for s in session.scalars(select(Submission))}
     assert states[stale] == "processed"
+    # The history keeps both versions that applied, each with the submission that made it.
+    with sessions() as session:
+        dataset = entities.get_dataset(session, project_id, "households")
+        entity = entities.get_entity(session, dataset, entity_id)
+        history = entities.versions(session, vault.Secrets(kek), dataset, entity)
+    assert [(v.row.version, v.row.base_version, v.current) for v in history] == [
+        (1, None, False),
+        (2, 1, True),
+    ]
+    assert [v.row.source_instance_id for v in history] == [registered, visited]
+    assert history[0].contents.data == {"village": "Konak", "born": "1990", "hh_size": "4"}
+    assert history[1].contents == contents
 
 
 def test_changes_that_cannot_apply_are_audited_and_the_data_stays(
