@@ -269,14 +269,22 @@ def test_the_wire_log_replays_with_real_data(live: Live) -> None:
     assert "/v1/sessions/***" in log
 
 
+def new_entity_list(
+    client: Client, project: str, name: str, properties: tuple[str, ...]
+) -> dict[str, Any]:
+    """Create a project and an entity list in it through pyodk; return the list's arguments."""
+    project_id = client.post("projects", json={"name": project}).json()["id"]
+    client.entities.default_project_id = project_id
+    names = {"entity_list_name": name, "project_id": project_id}
+    client.entity_lists.create(**names)
+    for prop in properties:
+        client.entity_lists.add_property(name=prop, **names)
+    return names
+
+
 def test_pyodk_pages_entities_and_merges_empty_properties_idempotently(live: Live) -> None:
     with client_for(live, "entities") as client:
-        project_id = client.post("projects", json={"name": "Plots"}).json()["id"]
-        client.entities.default_project_id = project_id
-        names = {"entity_list_name": "plots", "project_id": project_id}
-        client.entity_lists.create(**names)
-        for prop in ("crop", "notes"):
-            client.entity_lists.add_property(name=prop, **names)
+        names = new_entity_list(client, "Plots", "plots", ("crop", "notes"))
         # Created without notes: the feed must give '' for it, as Central does.
         source = [{"label": label, "crop": "maize"} for label in ("A", "B", "C")]
         client.entities.create_many(data=source, **names)
@@ -388,11 +396,7 @@ def test_pyodk_lists_reads_and_updates_forms_with_attachments(live: Live) -> Non
 
 def test_pyodk_creates_updates_and_deletes_one_entity(live: Live) -> None:
     with client_for(live, "entity") as client:
-        project_id = client.post("projects", json={"name": "Trees"}).json()["id"]
-        client.entities.default_project_id = project_id
-        names = {"entity_list_name": "trees", "project_id": project_id}
-        client.entity_lists.create(**names)
-        client.entity_lists.add_property(name="height", **names)
+        names = new_entity_list(client, "Trees", "trees", ("height",))
         listed = client.entity_lists.get(**names)
         assert listed.name == "trees"
         assert [p.name for p in listed.properties or []] == ["height"]

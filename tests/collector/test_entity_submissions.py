@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import audit, entities, keyring, publishing, submissions, vault
+from collector import audit, entities, publishing, submissions, vault
 from collector.audit import CLI, Actor
 from collector.db import session_factory
 from collector.errors import Conflict
@@ -22,6 +22,7 @@ from collector.models import (
     Submission,
     SubmissionRecord,
 )
+from tests.support.entitylist import one_entity
 from tests.support.pipeline import process_all, publish, submit
 from tests.support.xlsform import HH_REGISTRATION as REGISTRATION
 from tests.support.xlsform import HH_VISIT as FOLLOW_UP
@@ -256,12 +257,7 @@ def test_two_updates_from_the_same_version_cannot_both_apply(
     refused (409.15), not applied over the first."""
     secrets = vault.Secrets(kek)
     with sessions() as session, session.begin():
-        project = keyring.create_project(session, "Race", kek, bits=2048)
-        dataset = entities.create_dataset(session, project.id, "people", False, actor=CLI)
-        entities.add_property(session, dataset, "status", actor=CLI)
-        (made,) = entities.create_entities(
-            session, secrets, dataset, [entities.NewEntity("A", {"status": "new"})], actor=CLI
-        )
+        _project, dataset, made = one_entity(session, kek, "people", "A", {"status": "new"})
         entity_uuid, dataset_id = made.uuid, dataset.id
     with sessions() as late:
         late_dataset = late.get_one(Dataset, dataset_id)

@@ -7,10 +7,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, select
 
-from collector import entities, keyring, vault
+from collector import entities, vault
 from collector.audit import CLI
 from collector.db import alembic_config, session_factory
 from collector.models import Base, EntityVersion
+from tests.support.entitylist import one_entity
 
 
 def test_the_migrated_schema_is_the_models_schema(db_engine: Engine) -> None:
@@ -25,12 +26,7 @@ def test_entities_made_before_their_history_was_kept_get_their_current_version(
     sessions = session_factory(db_engine)
     secrets = vault.Secrets(kek)
     with sessions() as session, session.begin():
-        project = keyring.create_project(session, "Before", kek, bits=2048)
-        dataset = entities.create_dataset(session, project.id, "wells", False, actor=CLI)
-        entities.add_property(session, dataset, "depth", actor=CLI)
-        (made,) = entities.create_entities(
-            session, secrets, dataset, [entities.NewEntity("Well 1", {"depth": "30"})], actor=CLI
-        )
+        project, dataset, made = one_entity(session, kek, "wells", "Well 1", {"depth": "30"})
         change = entities.Update(label="Well 1 (deep)", data={"depth": "45"}, base_version=1)
         entities.update_entity(session, secrets, dataset, made, change, actor=CLI)
         uuid = made.uuid
