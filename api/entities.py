@@ -89,6 +89,20 @@ def _dataset_view(dataset: Dataset) -> dict[str, Any]:
     }
 
 
+def _version_view(row: EntityVersion, opened: entities.Contents, current: bool) -> dict[str, Any]:
+    """One version of an entity as Central shows it (its current one, or one in its history)."""
+    return {
+        "label": opened.label,
+        "current": current,
+        "created_at": row.created_at,
+        "creator_id": row.creator_id or 0,
+        "user_agent": row.user_agent or "",
+        "version": row.version,
+        "base_version": row.base_version,
+        "data": opened.data,
+    }
+
+
 def _entity_view(
     dataset: Dataset, entity: Entity, current: EntityVersion | None = None
 ) -> dict[str, Any]:
@@ -97,27 +111,15 @@ def _entity_view(
     session = context.db()
     opened = entities.contents(session, context.secrets(), dataset, entity)
     if current is None:
-        current = entities.current_versions(session, dataset, entity).get(entity.id)
-    creator = entity.creator_id or 0
+        current = entities.current_versions(session, dataset, entity)[entity.id]
     return {
         "uuid": entity.uuid,
-        "creator_id": creator,
+        "creator_id": entity.creator_id or 0,
         "created_at": entity.created_at,
         "updated_at": entity.updated_at,
         "deleted_at": entity.deleted_at,
         "conflict": None,
-        "current_version": {
-            "label": opened.label,
-            "current": True,
-            "created_at": entity.updated_at or entity.created_at,
-            "creator_id": (current.creator_id or 0) if current else creator,
-            "user_agent": (current.user_agent or "") if current else entity.user_agent or "",
-            "version": entity.version,
-            "base_version": current.base_version
-            if current
-            else (entity.version - 1 if entity.version > 1 else None),
-            "data": opened.data,
-        },
+        "current_version": _version_view(current, opened, True),
     }
 
 
@@ -213,8 +215,7 @@ def list_entities(project_id: int, name: str) -> Response:
     session = context.db()
     current = entities.current_versions(session, dataset)
     rows = [
-        _entity_view(dataset, e, current.get(e.id))
-        for e in entities.list_entities(session, dataset)
+        _entity_view(dataset, e, current[e.id]) for e in entities.list_entities(session, dataset)
     ]
     return context.answer(EntitySchema(), rows, many=True)
 
@@ -267,15 +268,8 @@ def entity_versions(project_id: int, name: str, entity_uuid: str) -> Response:
     session = context.db()
     entity = entities.get_entity(session, dataset, entity_uuid)
     rows = [
-        {
-            "label": v.contents.label,
-            "data": v.contents.data,
-            "current": v.current,
-            "created_at": v.row.created_at,
-            "creator_id": v.row.creator_id or 0,
-            "user_agent": v.row.user_agent or "",
-            "version": v.row.version,
-            "base_version": v.row.base_version,
+        _version_view(v.row, v.contents, v.current)
+        | {
             "conflicting_properties": None,
             "source": {
                 "submission": {"instanceId": v.row.source_instance_id}

@@ -375,7 +375,6 @@ def _add_version(
             created_at=entity.updated_at or entity.created_at,
         )
     )
-    session.flush()
 
 
 @dataclass(frozen=True)
@@ -409,8 +408,8 @@ def versions(
 def current_versions(
     session: Session, dataset: Dataset, entity: Entity | None = None
 ) -> dict[int, EntityVersion]:
-    """The history row of the current version of one entity, or of every entity in the list,
-    by entity id, in one query."""
+    """The history row of the current version of one entity, or of every live entity in the
+    list, by entity id, in one query."""
     stmt = select(EntityVersion).join(
         Entity,
         and_(Entity.id == EntityVersion.entity_id, Entity.version == EntityVersion.version),
@@ -418,7 +417,7 @@ def current_versions(
     if entity is not None:
         stmt = stmt.where(Entity.id == entity.id)
     else:
-        stmt = stmt.where(Entity.dataset_id == dataset.id)
+        stmt = stmt.where(Entity.dataset_id == dataset.id, Entity.deleted_at.is_(None))
     return {row.entity_id: row for row in session.scalars(stmt)}
 
 
