@@ -5,7 +5,9 @@ GET   /v1/projects/<p>/datasets/<name>                  with its properties and 
 PATCH /v1/projects/<p>/datasets/<name>                  {approvalRequired} (?convert)
 POST  /v1/projects/<p>/datasets/<name>/properties       {name}
 GET   /v1/projects/<p>/datasets/<name>/entities         POST one {uuid?, label, data} or many
-GET   /v1/projects/<p>/datasets/<name>/entities/<uuid>  PATCH (?baseVersion | ?force), DELETE
+GET   /v1/projects/<p>/datasets/<name>/entities/<uuid>  PATCH (?baseVersion | ?force, ?resolve),
+      DELETE
+GET   /v1/projects/<p>/datasets/<name>/entities/<uuid>/versions  (?relevantToConflict)
 GET   /v1/projects/<p>/datasets/<name>/entities.csv     every live entity, newest first ($filter)
 GET   /v1/projects/<p>/datasets/<name>.svc              OData service document
 GET   /v1/projects/<p>/datasets/<name>.svc/$metadata    CSDL (application/xml)
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -64,9 +67,11 @@ class ODataNotImplemented(CollectorError):
 
 def _dataset_view(dataset: Dataset) -> dict[str, Any]:
     session = context.db()
-    count = session.scalar(
-        select(func.count()).where(Entity.dataset_id == dataset.id, Entity.deleted_at.is_(None))
-    )
+    count, conflicts = session.execute(
+        select(func.count(), func.count(Entity.conflict)).where(
+            Entity.dataset_id == dataset.id, Entity.deleted_at.is_(None)
+        )
+    ).one()
     links = publishing.list_forms(session, dataset.project_id, dataset)
     props = [
         {
@@ -85,6 +90,7 @@ def _dataset_view(dataset: Dataset) -> dict[str, Any]:
         "created_at": dataset.created_at,
         "approval_required": dataset.approval_required,
         "entities": int(count or 0),
+        "conflicts": int(conflicts or 0),
         "properties": props,
     }
 
@@ -100,7 +106,12 @@ def _version_view(row: EntityVersion, opened: entities.Contents, current: bool) 
         "version": row.version,
         "base_version": row.base_version,
         "data": opened.data,
+        "conflicting_properties": _names(row.conflicting_properties),
     }
+
+
+def _names(text: str | None) -> list[str] | None:
+    return None if text is None else [str(name) for name in json.loads(text)]
 
 
 def _entity_view(
@@ -118,7 +129,7 @@ def _entity_view(
         "created_at": entity.created_at,
         "updated_at": entity.updated_at,
         "deleted_at": entity.deleted_at,
-        "conflict": None,
+        "conflict": entity.conflict,
         "current_version": _version_view(current, opened, True),
     }
 
@@ -260,24 +271,45 @@ def get_entity(project_id: int, name: str, entity_uuid: str) -> Response:
 
 @bp.get("/<name>/entities/<entity_uuid>/versions")
 @operation(
-    "Every version of an entity, oldest first", "project", response=EntityHistorySchema, many=True
+    "Every version of an entity, oldest first, with how each stands in its conflicts",
+    "project",
+    response=EntityHistorySchema,
+    many=True,
+    query=(
+        (
+            "relevantToConflict",
+            "boolean",
+            "only the versions that matter to its unresolved conflict (none when it has none)",
+        ),
+    ),
 )
 def entity_versions(project_id: int, name: str, entity_uuid: str) -> Response:
-    """Return an entity's versions: label, data, who made each and from which submission."""
+    """Return an entity's versions: label, data, what each was given, who made each and from
+    which submission, and for a version applied on an older base its conflict."""
     dataset, _ = _dataset(project_id, name, Action.ENTITY_READ)
     session = context.db()
     entity = entities.get_entity(session, dataset, entity_uuid)
+    history = entities.versions(session, context.secrets(), dataset, entity)
+    views = entities.conflict_views(entity, history)
+    relevant_only = context.flag("relevantToConflict", False)
     rows = [
         _version_view(v.row, v.contents, v.current)
         | {
-            "conflicting_properties": None,
+            "data_received": entities.received(v),
+            "conflict": view.conflict,
+            "resolved": view.resolved,
+            "base_diff": view.base_diff,
+            "server_diff": view.server_diff,
+            "last_good_version": view.last_good_version,
+            "relevant_to_conflict": view.relevant_to_conflict,
             "source": {
                 "submission": {"instanceId": v.row.source_instance_id}
                 if v.row.source_instance_id
                 else None
             },
         }
-        for v in entities.versions(session, context.secrets(), dataset, entity)
+        for v, view in zip(history, views, strict=True)
+        if view.relevant_to_conflict or not relevant_only
     ]
     return context.answer(EntityHistorySchema(), rows, many=True)
 
@@ -293,7 +325,8 @@ def _base_version() -> int | None:
 
 @bp.patch("/<name>/entities/<entity_uuid>")
 @operation(
-    "Update an entity (?baseVersion=n, or ?force=true)",
+    "Update an entity (?baseVersion=n, or ?force=true), and/or resolve its conflict "
+    "(?resolve=true: with an empty body, only that)",
     "project",
     body=EntityUpdateSchema,
     response=EntitySchema,
@@ -301,26 +334,31 @@ def _base_version() -> int | None:
     query=(
         ("baseVersion", "integer", "the version this update is based on"),
         ("force", "boolean", "apply whatever the current version"),
+        ("resolve", "boolean", "mark the entity's conflict resolved (400.32 if it has none)"),
     ),
 )
 def update_entity(project_id: int, name: str, entity_uuid: str) -> Response:
-    """Update an entity's label and/or data as a new version."""
+    """Update an entity's label and/or data as a new version; resolve its conflict."""
     dataset, actor = _dataset(project_id, name, Action.ENTITY_WRITE)
-    body = context.load(EntityUpdateSchema(), context.json_body())
-    change = entities.Update(
-        body.get("label"), body.get("data"), _base_version(), context.flag("force", False)
-    )
     session = context.db()
     entity = entities.get_entity(session, dataset, entity_uuid)
-    entities.update_entity(
-        session,
-        context.secrets(),
-        dataset,
-        entity,
-        change,
-        actor=actor,
-        user_agent=request.headers.get("User-Agent"),
-    )
+    resolve = context.flag("resolve", False)
+    if resolve and entity.conflict is None:
+        raise InvalidInput(f"entity {entity.uuid} has no conflict", code=400.32)
+    base, force = _base_version(), context.flag("force", False)
+    if base != entity.version and not force and (resolve or base is not None):
+        raise entities.stale_version(entity, base)
+    # Resolving alone sends no body (or an empty object).
+    raw = context.json_body() if request.get_data() or not resolve else {}
+    if raw != {} or not resolve:
+        body = context.load(EntityUpdateSchema(), raw)
+        change = entities.Update(body.get("label"), body.get("data"), base, force)
+        agent = request.headers.get("User-Agent")
+        entities.update_entity(
+            session, context.secrets(), dataset, entity, change, actor=actor, user_agent=agent
+        )
+    if resolve:
+        entities.resolve_conflict(session, dataset, entity, actor=actor)
     result = _entity_view(dataset, entity)
     context.commit()
     return context.answer(EntitySchema(), result)
@@ -356,7 +394,7 @@ def _odata_row(
         "updatedAt": iso(entity.updated_at),
         "deletedAt": iso(entity.deleted_at),
         "version": entity.version,
-        "conflict": None,
+        "conflict": entity.conflict,
     }
     return {
         "__id": entity.uuid,

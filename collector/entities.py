@@ -22,10 +22,10 @@ import json
 import re
 import uuid as uuidlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, null, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -43,10 +43,12 @@ _RESERVED = frozenset({"name", "label"})
 
 @dataclass(frozen=True)
 class Contents:
-    """An entity's opened label and data."""
+    """An entity's opened label and data, and for a version what its writer gave (``label``
+    among them when it gave one; None for a version kept before this was)."""
 
     label: str
     data: dict[str, str]
+    received: dict[str, str] | None = field(default=None, compare=False)
 
 
 def _check_name(name: str, what: str) -> None:
@@ -142,7 +144,10 @@ def _what(dataset: Dataset, entity_uuid: str) -> str:
 def _seal(
     session: Session, secrets: vault.Secrets, dataset: Dataset, entity_uuid: str, c: Contents
 ) -> tuple[int, bytes]:
-    payload = json.dumps({"label": c.label, "data": c.data}, ensure_ascii=False).encode()
+    doc: dict[str, Any] = {"label": c.label, "data": c.data}
+    if c.received is not None:
+        doc["received"] = c.received
+    payload = json.dumps(doc, ensure_ascii=False).encode()
     return vault.seal_value(
         secrets, session, dataset.project_id, payload, _what(dataset, entity_uuid)
     )
@@ -167,7 +172,8 @@ def _open(
         secrets, session, dataset.project_id, key_version, sealed, _what(dataset, entity_uuid)
     )
     doc = json.loads(raw)
-    return Contents(doc["label"], dict(doc["data"]))
+    received = doc.get("received")
+    return Contents(doc["label"], dict(doc["data"]), None if received is None else dict(received))
 
 
 def _check_data(session: Session, dataset: Dataset, data: Mapping[str, Any]) -> dict[str, str]:
@@ -220,7 +226,8 @@ def create_entities(
             raise InvalidInput("an entity needs a label", code=400.2, field="label")
         if find_entity(session, dataset, entity_uuid) is not None:
             raise Conflict(f"entity {entity_uuid} already exists", code=409.3, uuid=entity_uuid)
-        body = Contents(item.label, _check_data(session, dataset, item.data))
+        data = _check_data(session, dataset, item.data)
+        body = Contents(item.label, data, {"label": item.label, **data})
         key_version, sealed = _seal(session, secrets, dataset, entity_uuid, body)
         entity = Entity(
             dataset_id=dataset.id,
@@ -310,8 +317,16 @@ def update_entity(
     source: Mapping[str, Any] | None = None,
     creator_id: int | None = None,
     user_agent: str | None = None,
+    offline: bool = False,
 ) -> Entity:
     """Apply an update as a new version of the entity, kept in its history.
+
+    Over the API an update must be based on the current version (or forced). A submission's
+    update (``offline``) was made on a tablet that may not have seen the latest version, so, as
+    in Central, one based on an older version still applies (its values over the current ones)
+    and flags the entity: a ``soft`` conflict, or ``hard`` when it sets a property (or the
+    label) to something other than what it had been changed to since its base. A conflict
+    stays until resolved (``resolve_conflict``); a hard one is not softened by a later update.
 
     The row is written only if it is still at the version read (the model's version column),
     so of two updates based on the same version the second is refused, on either database.
@@ -319,26 +334,30 @@ def update_entity(
     """
     if not change.force and change.base_version is None:
         raise InvalidInput("an update names its baseVersion, or is forced", code=400.2)
-    if not change.force and change.base_version != entity.version:
-        raise Conflict(
-            f"entity {entity.uuid} is at version {entity.version}, not {change.base_version}",
-            code=409.15,
-            current=entity.version,
-        )
+    base = read = entity.version
+    stale = not change.force and change.base_version != entity.version
+    if stale:
+        base = _older_base(entity, change.base_version, offline)
+    given = _check_data(session, dataset, change.data or {})
+    received = given if change.label is None else {"label": change.label, **given}
     old = contents(session, secrets, dataset, entity)
-    data = {**old.data, **_check_data(session, dataset, change.data or {})}
+    conflicting: list[str] | None = None
+    if stale:
+        conflicting = _conflicting(session, secrets, dataset, entity, base, old, received)
+        if entity.conflict != "hard":
+            entity.conflict = "hard" if conflicting else "soft"
+    data = {**old.data, **given}
     label = change.label if change.label is not None else old.label
     if not label.strip():
         raise InvalidInput("an entity needs a label", code=400.8, field="label")
     entity.key_version, entity.sealed = _seal(
-        session, secrets, dataset, entity.uuid, Contents(label, data)
+        session, secrets, dataset, entity.uuid, Contents(label, data, received)
     )
-    read = entity.version
     entity.version += 1
     entity.updated_at = utcnow()
     _flush_unchanged_since(session, entity, read)
     maker = actor.id if actor.type == "user" else creator_id
-    _add_version(session, entity, read, maker, user_agent, source)
+    _add_version(session, entity, base, maker, user_agent, source, conflicting)
     audit.record(
         session,
         actor,
@@ -347,9 +366,79 @@ def update_entity(
         subject=entity.uuid,
         version=entity.version,
         forced=change.force,
+        **({"conflict": entity.conflict} if conflicting is not None else {}),
         **(source or {}),
     )
     return entity
+
+
+def _older_base(entity: Entity, base_version: int | None, offline: bool) -> int:
+    """Check that a submission's base version is an older version of the entity; refuse it
+    otherwise (over the API, any base but the current one)."""
+    if offline and base_version is not None and 0 < base_version < entity.version:
+        return base_version
+    if offline:
+        raise NotFound(
+            f"entity {entity.uuid} has no version {base_version}",
+            code=404.9,
+            baseVersion=base_version,
+        )
+    raise stale_version(entity, base_version)
+
+
+def stale_version(entity: Entity, base_version: int | None) -> Conflict:
+    """The problem of a change based on another version than the current one (409.15)."""
+    return Conflict(
+        f"entity {entity.uuid} is at version {entity.version}, not {base_version}",
+        code=409.15,
+        current=entity.version,
+    )
+
+
+def _conflicting(
+    session: Session,
+    secrets: vault.Secrets,
+    dataset: Dataset,
+    entity: Entity,
+    base: int,
+    current: Contents,
+    received: Mapping[str, str],
+) -> list[str]:
+    """What an update on ``base`` sets differently from how it changed since (Central's
+    conflicting properties): empty when the two changed different things."""
+    row = session.scalars(
+        select(EntityVersion).where(
+            EntityVersion.entity_id == entity.id, EntityVersion.version == base
+        )
+    ).one_or_none()
+    if row is None:  # kept before versions were: what changed since is unknown
+        changed = {"label": current.label, **current.data}
+    else:
+        was = _open(session, secrets, dataset, entity.uuid, row.key_version, row.sealed)
+        changed = {k: v for k, v in current.data.items() if was.data.get(k) != v}
+        if current.label != was.label:
+            changed["label"] = current.label
+    return [k for k, v in received.items() if k in changed and changed[k] != v]
+
+
+def resolve_conflict(session: Session, dataset: Dataset, entity: Entity, *, actor: Actor) -> None:
+    """Mark an entity's conflict resolved (its versions so far with it); audited."""
+    if entity.conflict is None:
+        raise InvalidInput(f"entity {entity.uuid} has no conflict", code=400.32)
+    was = entity.conflict
+    entity.conflict = None
+    entity.resolved_version = entity.version
+    entity.updated_at = utcnow()
+    _flush_unchanged_since(session, entity, entity.version)
+    audit.record(
+        session,
+        actor,
+        "entity.update.resolve",
+        project_id=dataset.project_id,
+        subject=entity.uuid,
+        version=entity.version,
+        conflict=was,
+    )
 
 
 def _add_version(
@@ -359,6 +448,7 @@ def _add_version(
     creator_id: int | None,
     user_agent: str | None,
     source: Mapping[str, Any] | None,
+    conflicting: list[str] | None = None,
 ) -> None:
     """Keep the entity's version just written (sealed as the entity row is) in its history."""
     submission = (source or {}).get("submission")
@@ -372,6 +462,7 @@ def _add_version(
             creator_id=creator_id,
             user_agent=(user_agent or "")[:500] or None,
             source_instance_id=str(submission)[:200] if submission else None,
+            conflicting_properties=None if conflicting is None else json.dumps(conflicting),
             created_at=entity.updated_at or entity.created_at,
         )
     )
@@ -402,6 +493,79 @@ def versions(
             row.version == entity.version,
         )
         for row in rows
+    ]
+
+
+def received(version: Version) -> dict[str, str]:
+    """What a version's writer gave (``label`` among it); for a version kept before this was
+    recorded, all it holds."""
+    opened = version.contents
+    if opened.received is not None:
+        return opened.received
+    return {"label": opened.label, **opened.data}
+
+
+@dataclass(frozen=True)
+class ConflictView:
+    """How one version stands in its entity's conflicts, as Central's history shows it.
+
+    ``conflict``: ``soft``/``hard`` for a version applied on an older base than the one before
+    it; ``resolved`` once a resolution came after it; ``base_diff``/``server_diff``: what it
+    gave that differed from its base version and from the version before it;
+    ``last_good_version``: the version before the first unresolved conflict (the newest when
+    none is); ``relevant_to_conflict``: from that version on, and the bases of those after it.
+    """
+
+    conflict: str | None
+    resolved: bool
+    base_diff: list[str]
+    server_diff: list[str]
+    last_good_version: bool
+    relevant_to_conflict: bool
+
+
+def conflict_views(entity: Entity, history: Sequence[Version]) -> list[ConflictView]:
+    """The conflict view of each version in ``history`` (oldest first, as ``versions``)."""
+    by_version = {v.row.version: v for v in history}
+
+    def diff(given: Mapping[str, str], other: int | None) -> list[str]:
+        found = by_version.get(other) if other is not None else None
+        if found is None:  # the first version, or one kept before its history was
+            return []
+        was = {**found.contents.data, "label": found.contents.label}
+        return [k for k, v in given.items() if was.get(k) != v]
+
+    last_good = 0
+    bases: set[int] = set()
+    drafts: list[dict[str, Any]] = []
+    for v in history:
+        row = v.row
+        item: dict[str, Any] = {"conflict": None, "resolved": False, "base": [], "server": []}
+        if row.version > 1 and row.base_version is not None:
+            given = received(v)
+            item["base"] = diff(given, row.base_version)
+            item["server"] = diff(given, row.version - 1)
+            if row.version != row.base_version + 1:
+                props = json.loads(row.conflicting_properties or "[]")
+                item["conflict"] = "hard" if props else "soft"
+                settled = entity.resolved_version
+                item["resolved"] = settled is not None and settled >= row.version
+                if not item["resolved"] and last_good == 0:
+                    last_good = row.version - 1
+            if last_good > 0:
+                bases.add(row.base_version)
+        drafts.append(item)
+    newest = history[-1].row.version if history else 0
+    return [
+        ConflictView(
+            item["conflict"],
+            item["resolved"],
+            item["base"],
+            item["server"],
+            v.row.version == (last_good or newest),
+            last_good > 0 and (v.row.version >= last_good or v.row.version in bases),
+        )
+        for v, item in zip(history, drafts, strict=True)
     ]
 
 
@@ -442,14 +606,13 @@ def delete_entity(session: Session, dataset: Dataset, entity: Entity, *, actor: 
 
 
 #: What the OData feed filters and orders on (Central's ``odataToColumnMap``): kind and column.
-#: Nothing here conflicts, so ``conflict`` is always null.
 FEED_FIELDS: dict[str, tuple[str, Any]] = {
     "__id": ("string", Entity.uuid),
     "__system/createdAt": ("datetime", Entity.created_at),
     "__system/updatedAt": ("datetime", Entity.updated_at),
     "__system/deletedAt": ("datetime", Entity.deleted_at),
     "__system/creatorId": ("int", Entity.creator_id),
-    "__system/conflict": ("string", null()),
+    "__system/conflict": ("string", Entity.conflict),
 }
 _IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_]{0,60}(/[A-Za-z_][A-Za-z0-9_]{0,60}){0,4}")
 
@@ -533,7 +696,7 @@ def _feed_value(entity: Entity, key: str) -> Any:
         "__system/updatedAt": entity.updated_at,
         "__system/deletedAt": entity.deleted_at,
         "__system/creatorId": entity.creator_id,
-        "__system/conflict": None,
+        "__system/conflict": entity.conflict,
     }[key]
 
 
@@ -552,9 +715,8 @@ def _order(orderby: tuple[tuple[str, bool], ...]) -> list[Any]:
         return [Entity.created_at.desc(), Entity.id.desc()]
     clauses: list[Any] = []
     for name, descending in orderby:
-        if name != "__system/conflict":  # always null: no order to add
-            column = FEED_FIELDS[name][1]
-            clauses.append(column.desc().nulls_last() if descending else column.asc().nulls_first())
+        column = FEED_FIELDS[name][1]
+        clauses.append(column.desc().nulls_last() if descending else column.asc().nulls_first())
     clauses.append(Entity.id.desc() if orderby[0][1] else Entity.id.asc())
     return clauses
 

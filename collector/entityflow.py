@@ -2,8 +2,9 @@
 (``entitychange`` reads it from the record).
 
 The worker applies the change in the transaction that stores the record; when the list requires
-approval, the change waits until the submission is approved (``on_approval``). A change that
-cannot be applied (no such entity, a stale ``baseVersion``, a uuid already taken, no label)
+approval, the change waits until the submission is approved (``on_approval``). An update based on
+an older version than the current one applies and flags a conflict (``entities.update_entity``).
+A change that cannot be applied (no such entity or base version, a uuid already taken, no label)
 leaves the submission processed and its data intact, and records an ``entity.error`` audit
 entry with the problem's code: a data manager sees it there and can apply the change by hand.
 A form's edited submission (a new version of one already processed) updates its entity when it
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from collector import audit, entities, vault
 from collector.entitychange import Change
-from collector.errors import CollectorError, NotFound
+from collector.errors import CollectorError, Conflict, NotFound
 from collector.models import Dataset, Entity, Submission
 
 log = logging.getLogger(__name__)
@@ -72,62 +73,81 @@ def apply(
     return _apply(session, secrets, change, dataset, on_approval=on_approval)
 
 
+#: How often an update that raced another writer of its entity is tried again.
+RACE_RETRIES = 3
+
+
 def _apply(
+    session: Session, secrets: vault.Secrets, change: Change, dataset: Dataset, *, on_approval: bool
+) -> Entity | None:
+    for attempt in range(RACE_RETRIES + 1):
+        try:
+            with session.begin_nested():
+                return _write(session, secrets, change, dataset, on_approval=on_approval)
+        except Conflict as problem:
+            # A submission's update cannot be stale (an older base applies, flagged); this is
+            # another writer changing the entity since it was read: read it again and reapply.
+            if problem.code == 409.15 and attempt < RACE_RETRIES:
+                continue
+            _problem(session, change, problem.code, type(problem).__name__)
+        except CollectorError as problem:
+            _problem(session, change, problem.code, type(problem).__name__)
+        except IntegrityError:
+            # Another writer took the uuid between the lookup and the insert.
+            _problem(session, change, 409.3, "Conflict")
+        except OperationalError:
+            raise  # the database, not the change: the caller retries the whole batch
+        except Exception:
+            # The submission is stored whatever happens to its entity.
+            log.exception(
+                "submission %s: unexpected error applying its entity change", change.submission_id
+            )
+            _problem(session, change, 500.1, "internal-error")
+        return None
+    return None  # pragma: no cover - the loop returns or audits
+
+
+def _write(
     session: Session, secrets: vault.Secrets, change: Change, dataset: Dataset, *, on_approval: bool
 ) -> Entity | None:
     action = change.action
     source = {"submission": change.instance_id}
-    try:
-        with session.begin_nested():
-            existing = entities.find_entity(session, dataset, action.uuid)
-            if action.update and existing is not None and existing.deleted_at is None:
-                change_to = entities.Update(
-                    label=change.label or None,
-                    data=change.data,
-                    base_version=action.base_version,
-                )
-                return entities.update_entity(
-                    session,
-                    secrets,
-                    dataset,
-                    existing,
-                    change_to,
-                    actor=audit.SYSTEM,
-                    source=source,
-                    creator_id=change.creator_id,
-                    user_agent=change.user_agent,
-                )
-            # An edit, or a second approval, does not create its entity again.
-            repeated = existing is not None and (change.edit or on_approval)
-            if action.create and not repeated:
-                (created,) = entities.create_entities(
-                    session,
-                    secrets,
-                    dataset,
-                    [entities.NewEntity(change.label, change.data, action.uuid or "")],
-                    actor=audit.SYSTEM,
-                    user_agent=change.user_agent,
-                    creator_id=change.creator_id,
-                    source=source,
-                )
-                return created
-            if action.create:
-                return None
-            raise NotFound(f"entity {action.uuid} does not exist", code=404.8)
-    except CollectorError as problem:
-        _problem(session, change, problem.code, type(problem).__name__)
-    except IntegrityError:
-        # Another writer took the uuid between the lookup and the insert.
-        _problem(session, change, 409.3, "Conflict")
-    except OperationalError:
-        raise  # the database, not the change: the caller retries the whole batch
-    except Exception:
-        # The submission is stored whatever happens to its entity.
-        log.exception(
-            "submission %s: unexpected error applying its entity change", change.submission_id
+    existing = entities.find_entity(session, dataset, action.uuid)
+    if action.update and existing is not None and existing.deleted_at is None:
+        change_to = entities.Update(
+            label=change.label or None,
+            data=change.data,
+            base_version=action.base_version,
         )
-        _problem(session, change, 500.1, "internal-error")
-    return None
+        return entities.update_entity(
+            session,
+            secrets,
+            dataset,
+            existing,
+            change_to,
+            actor=audit.SYSTEM,
+            source=source,
+            creator_id=change.creator_id,
+            user_agent=change.user_agent,
+            offline=True,
+        )
+    # An edit, or a second approval, does not create its entity again.
+    repeated = existing is not None and (change.edit or on_approval)
+    if action.create and not repeated:
+        (created,) = entities.create_entities(
+            session,
+            secrets,
+            dataset,
+            [entities.NewEntity(change.label, change.data, action.uuid or "")],
+            actor=audit.SYSTEM,
+            user_agent=change.user_agent,
+            creator_id=change.creator_id,
+            source=source,
+        )
+        return created
+    if action.create:
+        return None
+    raise NotFound(f"entity {action.uuid} does not exist", code=404.8)
 
 
 def on_approval(session: Session, secrets: vault.Secrets, change: Change) -> Entity | None:

@@ -602,6 +602,11 @@ class Entity(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
+    #: ``soft`` or ``hard`` once a submission updated it from an older version than the
+    #: current one (``hard``: it changed a property that had changed since), until resolved.
+    conflict: Mapped[str | None] = mapped_column(String(4))
+    #: The version it was at when a conflict was last resolved: versions up to it are resolved.
+    resolved_version: Mapped[int | None]
 
     __table_args__ = (
         UniqueConstraint("dataset_id", "uuid", name="uq_entities_dataset_uuid"),
@@ -629,6 +634,9 @@ class EntityVersion(Base):
     user_agent: Mapped[str | None] = mapped_column(String(500))
     #: The instanceID of the submission that made this version, if one did.
     source_instance_id: Mapped[str | None] = mapped_column(String(200))
+    #: For a version applied on an older base: the names (``label`` included) it set to a value
+    #: other than the one they had been changed to since that base, as a JSON array.
+    conflicting_properties: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (

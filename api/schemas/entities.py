@@ -34,6 +34,7 @@ class DatasetSchema(Schema):
     created_at = Timestamp(data_key="createdAt", required=True)
     approval_required = fields.Boolean(data_key="approvalRequired", required=True)
     entities = fields.Integer()
+    conflicts = fields.Integer(metadata={"description": "live entities in conflict"})
     properties = fields.List(fields.Nested(PropertySchema))
     source_forms = fields.List(fields.Nested(FormRefSchema), data_key="sourceForms")
     linked_forms = fields.List(fields.Nested(FormRefSchema), data_key="linkedForms")
@@ -93,6 +94,9 @@ class EntityVersionSchema(Schema):
     version = fields.Integer(required=True)
     base_version = fields.Integer(data_key="baseVersion", allow_none=True)
     data = fields.Dict(keys=fields.String(), values=fields.String())
+    conflicting_properties = fields.List(
+        fields.String(), data_key="conflictingProperties", allow_none=True
+    )
 
 
 class EntitySourceSchema(Schema):
@@ -104,9 +108,15 @@ class EntitySourceSchema(Schema):
 class EntityHistorySchema(EntityVersionSchema):
     """One version in an entity's history (``…/entities/{uuid}/versions``)."""
 
-    conflicting_properties = fields.List(
-        fields.String(), data_key="conflictingProperties", allow_none=True
+    data_received = fields.Dict(
+        keys=fields.String(), values=fields.String(), data_key="dataReceived", required=True
     )
+    conflict = fields.String(allow_none=True, metadata={"enum": ["soft", "hard", None]})
+    resolved = fields.Boolean(required=True)
+    base_diff = fields.List(fields.String(), data_key="baseDiff", required=True)
+    server_diff = fields.List(fields.String(), data_key="serverDiff", required=True)
+    last_good_version = fields.Boolean(data_key="lastGoodVersion", required=True)
+    relevant_to_conflict = fields.Boolean(data_key="relevantToConflict", required=True)
     source = fields.Nested(EntitySourceSchema, required=True)
 
 

@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import audit, entities, publishing, submissions, vault
+from collector import audit, entities, entityflow, publishing, submissions, vault
 from collector.audit import CLI, Actor
 from collector.db import session_factory
+from collector.entitychange import Change
 from collector.errors import Conflict
 from collector.models import (
     AuditEntry,
@@ -22,6 +23,7 @@ from collector.models import (
     Submission,
     SubmissionRecord,
 )
+from forms.entity import EntityAction
 from tests.support.entitylist import one_entity
 from tests.support.pipeline import process_all, publish, submit
 from tests.support.xlsform import HH_REGISTRATION as REGISTRATION
@@ -149,8 +151,8 @@ def test_a_follow_up_updates_the_entity_at_its_version(
     assert contents.label == "HH Konak"  # an update without a label keeps it
     assert contents.data == {"village": "Konak", "born": "1990", "hh_size": "5", "status": "moved"}
 
-    # A second visit still based on version 1 is stale: audited, the entity unchanged, the
-    # submission processed with its data.
+    # A second visit made on a tablet still holding version 1 applies too, over the first,
+    # and flags the entity: both set a property the first had changed (a hard conflict).
     with sessions() as session:
         stale = submit(
             session,
@@ -159,25 +161,25 @@ def test_a_follow_up_updates_the_entity_at_its_version(
             meta=entity_meta(entity_id, "", create=False, base=1),
         )
     process_all(sessions, kek)
-    assert opened(sessions, kek, project_id)[entity_id][0] == 2
-    [problem] = errors(sessions)
-    assert problem["subject"] == stale
-    assert problem["code"] == 409.15
-    with sessions() as session:
-        states = {s.instance_id: s.state for s in session.scalars(select(Submission))}
-    assert states[stale] == "processed"
-    # The history keeps both versions that applied, each with the submission that made it.
+    version, contents = opened(sessions, kek, project_id)[entity_id]
+    assert version == 3
+    assert contents.data == {"village": "Konak", "born": "1990", "hh_size": "6", "status": "back"}
+    assert errors(sessions) == []
+    # The history keeps every version, each with the submission that made it.
     with sessions() as session:
         dataset = entities.get_dataset(session, project_id, "households")
         entity = entities.get_entity(session, dataset, entity_id)
         history = entities.versions(session, vault.Secrets(kek), dataset, entity)
+    assert entity.conflict == "hard"
     assert [(v.row.version, v.row.base_version, v.current) for v in history] == [
         (1, None, False),
-        (2, 1, True),
+        (2, 1, False),
+        (3, 1, True),
     ]
-    assert [v.row.source_instance_id for v in history] == [registered, visited]
+    assert [v.row.source_instance_id for v in history] == [registered, visited, stale]
+    assert json.loads(history[2].row.conflicting_properties or "") == ["status", "hh_size"]
     assert history[0].contents.data == {"village": "Konak", "born": "1990", "hh_size": "4"}
-    assert history[1].contents == contents
+    assert history[2].contents == contents
 
 
 def test_changes_that_cannot_apply_are_audited_and_the_data_stays(
@@ -278,3 +280,38 @@ def test_two_updates_from_the_same_version_cannot_both_apply(
         entity = entities.get_entity(session, dataset, entity_uuid)
         opened = entities.contents(session, secrets, dataset, entity)
     assert (entity.version, opened.data) == (2, {"status": "first"})
+
+
+def test_a_submission_that_races_another_writer_applies_after_it(
+    sessions: sessionmaker[Session], kek: bytes
+) -> None:
+    """A worker read version 1; another writer commits version 2 before the worker's update
+    of version 1 is written. The worker's write is refused, read again and applied as an
+    update on an older version (a conflict), not lost."""
+    secrets = vault.Secrets(kek)
+    with sessions() as session, session.begin():
+        project, dataset, made = one_entity(session, kek, "people", "A", {"status": "new"})
+        entity_uuid, dataset_id = made.uuid, dataset.id
+    action = EntityAction("people", entity_uuid, create=False, update=True, base_version=1)
+    data = {"status": "late"}
+    change = Change(project.id, 0, 0, "uuid:late", action, "", data, None, None, edit=False)
+    with sessions() as late:
+        late_dataset = late.get_one(Dataset, dataset_id)
+        held = entities.get_entity(late, late_dataset, entity_uuid)  # read, and kept
+        assert held.version == 1
+        with sessions() as first, first.begin():
+            first_dataset = first.get_one(Dataset, dataset_id)
+            current = entities.get_entity(first, first_dataset, entity_uuid)
+            update = entities.Update(data={"status": "first"}, base_version=1)
+            entities.update_entity(first, secrets, first_dataset, current, update, actor=CLI)
+        applied = entityflow.apply(late, secrets, change)
+        late.commit()
+    assert applied is not None
+    with sessions() as session:
+        dataset = session.get_one(Dataset, dataset_id)
+        entity = entities.get_entity(session, dataset, entity_uuid)
+        history = entities.versions(session, secrets, dataset, entity)
+    assert [(v.row.version, v.row.base_version) for v in history] == [(1, None), (2, 1), (3, 1)]
+    assert [v.contents.data["status"] for v in history] == ["new", "first", "late"]
+    assert entity.conflict == "hard"
+    assert errors(sessions) == []
