@@ -5,6 +5,9 @@ GET   /v1/projects/<p>/datasets/<name>                  with its properties and 
 PATCH /v1/projects/<p>/datasets/<name>                  {approvalRequired} (?convert)
 POST  /v1/projects/<p>/datasets/<name>/properties       {name}
 GET   /v1/projects/<p>/datasets/<name>/entities         POST one {uuid?, label, data} or many
+      (?deleted=true: the deleted ones)
+POST  /v1/projects/<p>/datasets/<name>/entities/<uuid>/restore
+POST  /v1/projects/<p>/datasets/<name>/entities/bulk-delete  {ids}  (and bulk-restore)
 GET   /v1/projects/<p>/datasets/<name>/entities/<uuid>  PATCH (?baseVersion | ?force, ?resolve),
       DELETE
 GET   /v1/projects/<p>/datasets/<name>/entities/<uuid>/versions  (?relevantToConflict)
@@ -33,12 +36,14 @@ from api.odata import odata_response
 from api.openapi import operation
 from api.schemas.common import SuccessSchema, iso
 from api.schemas.entities import (
+    CountSchema,
     DatasetCreateSchema,
     DatasetSchema,
     DatasetUpdateSchema,
     EntityBulkSchema,
     EntityCreateSchema,
     EntityHistorySchema,
+    EntityIdsSchema,
     EntitySchema,
     EntityUpdateSchema,
     PropertyCreateSchema,
@@ -219,16 +224,66 @@ def add_property(project_id: int, name: str) -> Response:
 
 
 @bp.get("/<name>/entities")
-@operation("List entities", "project", response=EntitySchema, many=True)
+@operation(
+    "List entities",
+    "project",
+    response=EntitySchema,
+    many=True,
+    query=(("deleted", "boolean", "the deleted entities instead (they can be restored)"),),
+)
 def list_entities(project_id: int, name: str) -> Response:
-    """List an entity list's live entities."""
+    """List an entity list's live entities, or its deleted ones."""
     dataset, _ = _dataset(project_id, name, Action.ENTITY_READ)
     session = context.db()
-    current = entities.current_versions(session, dataset)
-    rows = [
-        _entity_view(dataset, e, current[e.id]) for e in entities.list_entities(session, dataset)
-    ]
+    deleted = context.flag("deleted", False)
+    current = entities.current_versions(session, dataset, deleted=deleted)
+    found = entities.list_entities(session, dataset, deleted=deleted)
+    rows = [_entity_view(dataset, e, current[e.id]) for e in found]
     return context.answer(EntitySchema(), rows, many=True)
+
+
+@bp.post("/<name>/entities/<entity_uuid>/restore")
+@operation("Restore a deleted entity", "project", response=SuccessSchema)
+def restore_entity(project_id: int, name: str, entity_uuid: str) -> Response:
+    """Bring a deleted entity back at the version it had (404 unless it is deleted)."""
+    dataset, actor = _dataset(project_id, name, Action.ENTITY_WRITE)
+    session = context.db()
+    entity = entities.find_deleted(session, dataset, entity_uuid)
+    entities.restore_entity(session, dataset, entity, actor=actor)
+    context.commit()
+    return context.success()
+
+
+def _bulk(project_id: int, name: str, deleted: bool) -> Response:
+    dataset, actor = _dataset(project_id, name, Action.ENTITY_WRITE)
+    body = context.load(EntityIdsSchema(), context.json_body())
+    changed = entities.set_deleted(context.db(), dataset, body["ids"], deleted, actor=actor)
+    context.commit()
+    return context.answer(CountSchema(), {"count": len(changed)})
+
+
+@bp.post("/<name>/entities/bulk-delete")
+@operation(
+    "Delete many entities ({ids}: those live among them; answers the count)",
+    "project",
+    body=EntityIdsSchema,
+    response=CountSchema,
+)
+def bulk_delete(project_id: int, name: str) -> Response:
+    """Soft-delete the named entities that are live."""
+    return _bulk(project_id, name, True)
+
+
+@bp.post("/<name>/entities/bulk-restore")
+@operation(
+    "Restore many entities ({ids}: those deleted among them; answers the count)",
+    "project",
+    body=EntityIdsSchema,
+    response=CountSchema,
+)
+def bulk_restore(project_id: int, name: str) -> Response:
+    """Restore the named entities that are deleted."""
+    return _bulk(project_id, name, False)
 
 
 def _new(item: dict[str, Any]) -> entities.NewEntity:

@@ -290,9 +290,10 @@ def attachment_csv(session: Session, secrets: vault.Secrets, dataset: Dataset) -
     return buffer.getvalue().encode()
 
 
-def list_entities(session: Session, dataset: Dataset) -> list[Entity]:
-    """Return an entity list's live entities, oldest first."""
-    stmt = select(Entity).where(Entity.dataset_id == dataset.id, Entity.deleted_at.is_(None))
+def list_entities(session: Session, dataset: Dataset, *, deleted: bool = False) -> list[Entity]:
+    """Return an entity list's live entities (or its deleted ones), oldest first."""
+    gone = Entity.deleted_at.is_not(None) if deleted else Entity.deleted_at.is_(None)
+    stmt = select(Entity).where(Entity.dataset_id == dataset.id, gone)
     return list(session.scalars(stmt.order_by(Entity.id)))
 
 
@@ -570,10 +571,10 @@ def conflict_views(entity: Entity, history: Sequence[Version]) -> list[ConflictV
 
 
 def current_versions(
-    session: Session, dataset: Dataset, entity: Entity | None = None
+    session: Session, dataset: Dataset, entity: Entity | None = None, *, deleted: bool = False
 ) -> dict[int, EntityVersion]:
-    """The history row of the current version of one entity, or of every live entity in the
-    list, by entity id, in one query."""
+    """The history row of the current version of one entity, or of every live (or deleted)
+    entity in the list, by entity id, in one query."""
     stmt = select(EntityVersion).join(
         Entity,
         and_(Entity.id == EntityVersion.entity_id, Entity.version == EntityVersion.version),
@@ -581,7 +582,8 @@ def current_versions(
     if entity is not None:
         stmt = stmt.where(Entity.id == entity.id)
     else:
-        stmt = stmt.where(Entity.dataset_id == dataset.id, Entity.deleted_at.is_(None))
+        gone = Entity.deleted_at.is_not(None) if deleted else Entity.deleted_at.is_(None)
+        stmt = stmt.where(Entity.dataset_id == dataset.id, gone)
     return {row.entity_id: row for row in session.scalars(stmt)}
 
 
@@ -597,12 +599,80 @@ def _flush_unchanged_since(session: Session, entity: Entity, read: int) -> None:
 
 
 def delete_entity(session: Session, dataset: Dataset, entity: Entity, *, actor: Actor) -> None:
-    """Soft-delete an entity."""
+    """Soft-delete an entity: it leaves the list, the feed and the form attachment, and can be
+    restored."""
     entity.deleted_at = utcnow()
     _flush_unchanged_since(session, entity, entity.version)
     audit.record(
         session, actor, "entity.delete", project_id=dataset.project_id, subject=entity.uuid
     )
+
+
+def find_deleted(session: Session, dataset: Dataset, entity_uuid: str) -> Entity:
+    """Return a deleted entity or raise NotFound (a live one is not deleted)."""
+    entity = find_entity(session, dataset, entity_uuid)
+    if entity is None or entity.deleted_at is None:
+        raise NotFound(f"no deleted entity {entity_uuid} in {dataset.name!r}")
+    return entity
+
+
+def restore_entity(session: Session, dataset: Dataset, entity: Entity, *, actor: Actor) -> None:
+    """Bring a deleted entity back, at the version it had (``updatedAt`` moves, as in Central,
+    so that devices see the list changed)."""
+    entity.deleted_at = None
+    entity.updated_at = utcnow()
+    _flush_unchanged_since(session, entity, entity.version)
+    audit.record(
+        session, actor, "entity.restore", project_id=dataset.project_id, subject=entity.uuid
+    )
+
+
+#: The most entities one bulk delete or restore names.
+BULK_LIMIT = 10_000
+
+
+def set_deleted(
+    session: Session, dataset: Dataset, uuids: Sequence[str], deleted: bool, *, actor: Actor
+) -> list[str]:
+    """Delete (or restore) the named entities of a list that are live (or deleted); the others
+    are left as they are. Returns the uuids changed, audited as one ``entity.bulk.delete`` (or
+    ``entity.bulk.restore``), or as a single entity's when there is one."""
+    if len(uuids) > BULK_LIMIT:
+        raise InvalidInput(f"at most {BULK_LIMIT} entities at once", code=400.8)
+    wanted = sorted({_uuid(u) for u in uuids})
+    if not wanted:
+        return []
+    gone = Entity.deleted_at.is_(None) if deleted else Entity.deleted_at.is_not(None)
+    found = session.scalars(
+        select(Entity)
+        .where(Entity.dataset_id == dataset.id, Entity.uuid.in_(wanted), gone)
+        .order_by(Entity.id)
+    ).all()
+    now = utcnow()
+    for entity in found:
+        entity.deleted_at = now if deleted else None
+        if not deleted:
+            entity.updated_at = now
+    changed = [e.uuid for e in found]
+    if changed:
+        try:
+            session.flush()
+        except StaleDataError:
+            raise Conflict("an entity changed while it was being changed", code=409.15) from None
+    action = "entity.delete" if deleted else "entity.restore"
+    if len(changed) == 1:
+        audit.record(session, actor, action, project_id=dataset.project_id, subject=changed[0])
+    elif changed:
+        bulk = "entity.bulk.delete" if deleted else "entity.bulk.restore"
+        audit.record(
+            session,
+            actor,
+            bulk,
+            project_id=dataset.project_id,
+            subject=dataset.name,
+            entityUuids=changed,
+        )
+    return changed
 
 
 #: What the OData feed filters and orders on (Central's ``odataToColumnMap``): kind and column.

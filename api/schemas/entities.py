@@ -130,3 +130,15 @@ class EntitySchema(Schema):
     deleted_at = Timestamp(data_key="deletedAt", allow_none=True)
     conflict = fields.String(allow_none=True)
     current_version = fields.Nested(EntityVersionSchema, data_key="currentVersion", required=True)
+
+
+class EntityIdsSchema(Schema):
+    """``POST …/entities/bulk-delete`` and ``bulk-restore``: the uuids to change."""
+
+    ids = fields.List(fields.String(validate=validate.Length(max=100)), required=True)
+
+
+class CountSchema(Schema):
+    """How many entities a bulk change changed."""
+
+    count = fields.Integer(required=True)

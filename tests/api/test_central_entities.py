@@ -534,3 +534,60 @@ def test_a_bad_change_of_approval_is_refused_and_changes_nothing(
     assert api.patch(f"{base}/nothing", json={"approvalRequired": True}).status_code == 404
     assert api.get(f"{base}/trees").get_json()["approvalRequired"] is False
     assert (central.counts(), central.audit_actions()) == before
+
+
+def test_deleted_entities_are_listed_and_restored(central: Central, trees: tuple[Api, str]) -> None:
+    api, base = trees
+    made = _seed(api, base, ("A", "B", "C", "D"))
+    url = f"{base}/trees/entities"
+    changed = api.patch(f"{url}/{made['A']}?baseVersion=1", json={"data": {"height": "2"}})
+    assert changed.status_code == 200
+    assert api.delete(f"{url}/{made['A']}").status_code == 200
+    # Deleted: gone from the list, the feed and a read; listed with ?deleted=true.
+    assert sorted(e["uuid"] for e in api.get(url).get_json()) == sorted(made[k] for k in "BCD")
+    assert api.get(f"{url}/{made['A']}").status_code == 404
+    [gone] = api.get(f"{url}?deleted=true").get_json()
+    assert gone["uuid"] == made["A"]
+    assert gone["deletedAt"] is not None
+    assert gone["currentVersion"]["version"] == 2
+    # A live entity is not restored; an unknown one neither.
+    assert api.post(f"{url}/{made['B']}/restore").status_code == 404
+    assert api.post(f"{url}/{uuid.uuid4()}/restore").status_code == 404
+    restored = api.post(f"{url}/{made['A']}/restore")
+    assert restored.get_json() == {"success": True}
+    back = api.get(f"{url}/{made['A']}").get_json()
+    assert back["deletedAt"] is None
+    assert back["currentVersion"]["version"] == 2  # as it was
+    assert back["currentVersion"]["data"] == {"height": "2"}
+    assert back["updatedAt"] > gone["updatedAt"]
+    assert api.get(f"{url}?deleted=true").get_json() == []
+    assert made["A"] in [r["__id"] for r in _follow(api, f"{base}/trees.svc/Entities")["value"]]
+
+    # Bulk: only the live among the named are deleted, only the deleted are restored.
+    ids = [made["A"], made["B"], str(uuid.uuid4())]
+    deleted = api.post(f"{url}/bulk-delete", json={"ids": ids})
+    assert deleted.get_json() == {"count": 2}
+    assert api.post(f"{url}/bulk-delete", json={"ids": ids}).get_json() == {"count": 0}
+    assert sorted(e["uuid"] for e in api.get(url).get_json()) == sorted([made["C"], made["D"]])
+    both = [made["A"], made["B"], made["C"]]
+    assert api.post(f"{url}/bulk-restore", json={"ids": both}).get_json() == {"count": 2}
+    assert len(api.get(url).get_json()) == 4
+    actions = central.audit_actions()
+    assert actions.count("entity.delete") == 1
+    assert actions.count("entity.restore") == 1
+    assert actions.count("entity.bulk.delete") == 1
+    assert actions.count("entity.bulk.restore") == 1
+
+
+def test_bad_bulk_changes_change_nothing(central: Central, trees: tuple[Api, str]) -> None:
+    api, base = trees
+    made = _seed(api, base, ("A", "B"))
+    url = f"{base}/trees/entities"
+    before = (central.counts(), central.audit_actions(), api.get(url).get_json())
+    for body in ({}, {"ids": "x"}, {"ids": [made["A"], "not-a-uuid"]}, {"ids": [1]}, ["x"]):
+        refused = api.post(f"{url}/bulk-delete", json=body)
+        assert refused.status_code == 400, body
+    too_many = [str(uuid.uuid4()) for _ in range(entities_api.entities.BULK_LIMIT + 1)]
+    assert api.post(f"{url}/bulk-restore", json={"ids": too_many}).status_code == 400
+    assert api.post(f"{base}/nothing/entities/bulk-delete", json={"ids": []}).status_code == 404
+    assert (central.counts(), central.audit_actions(), api.get(url).get_json()) == before
