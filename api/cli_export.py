@@ -51,6 +51,13 @@ from collector.models import Submission, not_draft
     help="CSV zip: carry the decrypted files this export shows by name, under media/.",
 )
 @click.option(
+    "--filter",
+    "odata_filter",
+    default=None,
+    help="Only the submissions an OData $filter on their metadata matches "
+    "(e.g. \"__system/reviewState eq 'approved'\").",
+)
+@click.option(
     "-k",
     "k",
     default=exportrun.K_DEFAULT,
@@ -68,6 +75,7 @@ def export_command(
     reason: str,
     include_sensitive: bool,
     attachments: bool,
+    odata_filter: str | None,
     k: int,
 ) -> None:
     """Export a form's processed submissions; print the reconciliation summary."""
@@ -94,19 +102,25 @@ def export_command(
             .count()
         )
         unfinished = out.with_name(out.name + ".partial")
-        with _bar() as bar, _private_file(unfinished) as handle:
-            task = bar.add_task("exporting", total=total)
-            summary = write(
-                handle,
-                session,
-                form,
-                actor=CLI,
-                viewer=viewer,
-                profile=profile,
-                reason=reason,
-                k=k,
-                progress=lambda n: bar.update(task, completed=n),
-            )
+        try:
+            with _bar() as bar, _private_file(unfinished) as handle:
+                task = bar.add_task("exporting", total=total)
+                summary = write(
+                    handle,
+                    session,
+                    form,
+                    actor=CLI,
+                    viewer=viewer,
+                    profile=profile,
+                    reason=reason,
+                    k=k,
+                    progress=lambda n: bar.update(task, completed=n),
+                    odata_filter=odata_filter,
+                )
+        except BaseException:
+            # A refused or failed export leaves no file behind (it may hold re-identified rows).
+            unfinished.unlink(missing_ok=True)
+            raise
         unfinished.replace(out)
     click.echo(json.dumps(summary, indent=2, ensure_ascii=False), err=True)
     click.echo(str(out))

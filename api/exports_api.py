@@ -28,6 +28,7 @@ from api import context
 from api.openapi import operation
 from collector import export, publishing
 from collector.dataset import Viewer
+from collector.errors import InvalidInput
 from collector.export_xlsx import write_xlsx
 from collector.models import Role
 from collector.odata.errors import ODataNotImplemented
@@ -38,6 +39,12 @@ CHUNK = 256 * 1024
 QUERY = (
     ("profile", "string", "pseudonymised (default) or reidentified (admin, with a reason)"),
     ("reason", "string", "why a re-identified export is needed (audited)"),
+    (
+        "$filter",
+        "string",
+        "only the submissions it matches: __id and __system/ submissionDate, updatedAt, "
+        "submitterId, reviewState, deletedAt compared with values",
+    ),
 )
 ZIP_QUERY = (
     *QUERY,
@@ -48,7 +55,6 @@ FALSE = ("false", "0", "no", "off")
 # it exports anyway (None: any value). Another value is refused rather than ignored, so that a
 # script never takes the whole, or another shape, for what it asked.
 UNAPPLIED = {
-    "$filter": None,
     "groupPaths": "true",
     "splitSelectMultiples": "false",
     "deletedFields": "false",
@@ -82,13 +88,19 @@ def _refuse_unapplied() -> None:
             continue
         raise ODataNotImplemented(
             f"this server does not apply the export option {name}={value}: "
-            + (
-                "filter the export after download, or use the OData feed's $filter"
-                if name == "$filter"
-                else f"only {name}={usual} is offered"
-            ),
+            f"only {name}={usual} is offered",
             option=name,
         )
+
+
+def _filter() -> str | None:
+    """Central's ``$filter`` on submission metadata (``exportrun.begin`` reads it)."""
+    value = _values().get("$filter")
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput("$filter is an OData expression (text)", code=400.8)
+    return value
 
 
 def _attachments() -> bool:
@@ -129,6 +141,7 @@ def _export(
             viewer=_viewer(profile),
             profile=profile,
             reason=reason,
+            odata_filter=_filter(),
         )
     except BaseException:
         handle.close()

@@ -58,15 +58,19 @@ def write_csv_zip(
     k: int = K_DEFAULT,
     progress: Progress | None = None,
     attachments: bool = True,
+    odata_filter: str | None = None,
 ) -> dict[str, Any]:
     """Stream a CSV zip of a form's processed submissions into ``out``; return the summary.
 
-    With ``attachments``, the decrypted files the viewer may have go in under ``media/``.
+    With ``attachments``, the decrypted files the viewer may have go in under ``media/``;
+    ``odata_filter`` keeps the submissions it matches (``exportrun.begin``).
     """
     if attachments and viewer.secrets is None:
         raise ValueError("an export with attachments needs the viewer's secrets to open them")
     with settled_heap():
-        writer = begin(session, form, actor, viewer, profile, reason, k, attachments=attachments)
+        writer = begin(
+            session, form, actor, viewer, profile, reason, k, odata_filter, attachments=attachments
+        )
         return _write_csv_zip(out, form, writer, progress, attachments)
 
 
@@ -196,10 +200,11 @@ def write_jsonl(
     reason: str = "",
     k: int = K_DEFAULT,
     progress: Progress | None = None,
+    odata_filter: str | None = None,
 ) -> dict[str, Any]:
     """Stream one JSON object per processed submission; the summary is the last line."""
     with settled_heap():
-        writer = begin(session, form, actor, viewer, profile, reason, k)
+        writer = begin(session, form, actor, viewer, profile, reason, k, odata_filter)
         return _write_jsonl(out, writer, progress)
 
 

@@ -63,10 +63,13 @@ def write_xlsx(
     k: int = exportrun.K_DEFAULT,
     progress: exportrun.Progress | None = None,
     rows_per_sheet: int = MAX_ROWS,
+    odata_filter: str | None = None,
 ) -> dict[str, Any]:
     """Write a workbook of a form's processed submissions into ``out``; return the summary."""
     with exportrun.settled_heap():
-        run = exportrun.begin(session, form, actor, viewer, profile, reason, k, format="xlsx")
+        run = exportrun.begin(
+            session, form, actor, viewer, profile, reason, k, odata_filter, format="xlsx"
+        )
         with _Book() as book:
             return _write(out, book, form, run, progress, max(rows_per_sheet, 2))
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from collector import audit
@@ -35,6 +35,7 @@ from collector.dataset import (
 )
 from collector.errors import Forbidden, InvalidInput
 from collector.models import AppUser, Form, Submission, not_draft
+from collector.odata.query import export_filter
 from forms.model import FormModel
 from forms.policy import PIIKind
 
@@ -59,6 +60,8 @@ class Summary:
 
     form_id: str
     profile: str
+    #: Whether a ``$filter`` chose what was exported (``exported`` counts what it kept).
+    filtered: bool = False
     exported: int = 0
     received: int = 0
     processed: int = 0
@@ -144,6 +147,8 @@ class Run:
     model: FormModel
     renderer: Renderer
     summary: Summary
+    #: The export's ``$filter`` as SQL conditions on the submissions (none: all of them).
+    where: list[ColumnElement[bool]] = field(default_factory=list)
     names: dict[int, str] = field(default_factory=dict)
     quasi: Counter[tuple[str | None, ...]] = field(default_factory=Counter)
 
@@ -233,7 +238,7 @@ class Run:
             self.session,
             self.form,
             batch=EXPORT_BATCH,
-            where=[Submission.current.is_(True)],
+            where=[Submission.current.is_(True), *self.where],
             columns=EXPORT_COLUMNS,
         ):
             self.renderer.prefetch_text([row.record_data for row in rows])
@@ -252,13 +257,20 @@ def begin(
     profile: str,
     reason: str,
     k: int,
+    odata_filter: str | None = None,
     **details: Any,
 ) -> Run:
     """Authorise and audit an export (``details`` go into its ``export.start`` entry), and
-    set up its run: the form model, the renderer for the viewer, the summary's intake side."""
+    set up its run: the form model, the renderer for the viewer, the summary's intake side.
+
+    ``odata_filter`` (an OData ``$filter`` on submission metadata) narrows what is exported;
+    it is read before anything else, so a bad one changes nothing. The intake side of the
+    summary still counts the whole form, so that what was left out shows.
+    """
+    where = [] if odata_filter is None else export_filter(odata_filter)
     _authorise(session, actor, form, profile, reason)
     model = model_of(session, form)
-    summary = Summary(form.xml_form_id, profile, k=k)
+    summary = Summary(form.xml_form_id, profile, k=k, filtered=odata_filter is not None)
     reconcile(session, form, summary)
     summary.withheld_columns = (
         []
@@ -282,10 +294,13 @@ def begin(
         subject=form.xml_form_id,
         profile=profile,
         reason=reason or None,
+        # Whether, not what: the filter's literals are free text.
+        **({"filtered": True} if odata_filter is not None else {}),
         **details,
     )
     session.commit()
-    return Run(session, form, model, Renderer(session, form.project_id, viewer), summary)
+    renderer = Renderer(session, form.project_id, viewer)
+    return Run(session, form, model, renderer, summary, where)
 
 
 @contextmanager

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, UnaryExpression, func
+from sqlalchemy import ColumnElement, UnaryExpression, func, null
 
 from collector.errors import NotFound
 from collector.models import Submission
@@ -31,7 +31,7 @@ from collector.odata.errors import (
     PropertyNotFound,
     UnsupportedSelect,
 )
-from collector.odata.filter import Target
+from collector.odata.filter import Target, parse, split
 from collector.odata.rows import Selection
 from collector.odata.versions import logical, submitter
 
@@ -358,6 +358,54 @@ def resolver(table: Node) -> Callable[[str], Target]:
         return Target(node.path, _EDM_KINDS.get(node.edm, "string"))
 
     return resolve
+
+
+#: What an export's ``$filter`` may name, with or without ``$root/Submissions/`` (Central's
+#: filterable submission fields), and how each reads.
+EXPORT_FILTERABLE = {
+    "__id": "string",
+    "__system/submissionDate": "datetime",
+    "__system/updatedAt": "datetime",
+    "__system/submitterId": "int",
+    "__system/reviewState": "string",
+    "__system/deletedAt": "datetime",
+}
+
+
+def export_filter(text: str) -> list[ColumnElement[bool]]:
+    """Read an export's ``$filter`` into SQL conditions on the submissions it exports.
+
+    It compares submission metadata with values (``and``, ``or``, ``not``, ``eq`` … ``le``, as
+    the feed); anything else is refused (501.5) before anything is read or audited.
+    """
+
+    def resolve(name: str) -> Target:
+        bare = name.removeprefix(ROOT)
+        if bare not in EXPORT_FILTERABLE:
+            raise ODataNotImplemented(
+                "The given OData filter expression references fields not supported by this "
+                "server: an export filters on __id and __system/ submissionDate, updatedAt, "
+                "submitterId, reviewState and deletedAt",
+                code=501.5,
+            )
+        return Target(bare, EXPORT_FILTERABLE[bare], _export_column(bare))
+
+    sql, rest = split(parse(text, resolve))
+    if rest is not None:
+        raise ODataNotImplemented(
+            "an export's $filter compares fields with values; year() and the other functions "
+            "are not applied here (compare with a range: ge 2025-01-01 and lt 2026-01-01)",
+            code=501.5,
+        )
+    return sql
+
+
+def _export_column(name: str) -> ColumnElement[Any]:
+    if name == "__system/deletedAt":
+        return null()  # nothing exported is deleted
+    column = _order_column(name)
+    assert column is not None  # every other filterable field is orderable
+    return column
 
 
 def _system_column(part: str) -> ColumnElement[Any] | None:

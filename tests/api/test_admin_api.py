@@ -12,7 +12,7 @@ import openpyxl
 import pytest
 from sqlalchemy import select
 
-from collector.models import Subject
+from collector.models import AuditEntry, Subject
 from tests.support.central import World, build_world, make_central, simple_instance
 
 
@@ -124,6 +124,62 @@ def test_exports_over_http(world: World) -> None:
         assert "Rukiye Çelik" in archive.read(f"{form}-people.csv").decode()
 
 
+def _exported_ids(world: World, path: str, query: str) -> list[str]:
+    got = world.central.api(world.manager).get(
+        f"/v1/projects/{world.project_a}/forms/{world.form}/{path}?{query}"
+    )
+    assert got.status_code == 200, got.get_json()
+    if path.endswith(".jsonl"):
+        rows = [json.loads(line) for line in got.data.decode().splitlines()]
+        assert rows[-1]["__summary"]["filtered"] is ("%24filter" in query)
+        return sorted(r["__id"] for r in rows[:-1])
+    with zipfile.ZipFile(io.BytesIO(got.data)) as archive:
+        summary = json.loads(archive.read("summary.json"))
+        lines = archive.read(f"{world.form}.csv").decode().splitlines()
+    assert summary["filtered"] is ("%24filter" in query)
+    assert summary["received"] == 2  # the intake side counts the whole form
+    header = lines[0].split(",")
+    return sorted(line.split(",")[header.index("KEY")] for line in lines[1:])
+
+
+def test_exports_keep_what_their_filter_matches(world: World) -> None:
+    central, a, form = world.central, world.project_a, world.form
+    names_submission(world, "Rukiye Çelik")
+    other = "uuid:0a1b2c3d-0000-4000-8000-000000000001"
+    both = sorted([world.instance_id, other])
+    approved = central.api(world.admin).patch(
+        f"/v1/projects/{a}/forms/{form}/submissions/{other.replace(':', '%3A')}",
+        json={"reviewState": "approved"},
+    )
+    assert approved.status_code == 200, approved.get_json()
+    for path in ("submissions.csv.zip", "submissions.jsonl"):
+        assert _exported_ids(world, path, "") == both
+        assert _exported_ids(world, path, "%24filter=__system/reviewState+eq+'approved'") == [other]
+        assert _exported_ids(world, path, "%24filter=__system/reviewState+eq+null") == [
+            world.instance_id
+        ]
+    by_id = f"%24filter=$root/Submissions/__id+eq+'{world.instance_id}'"
+    assert _exported_ids(world, "submissions.csv.zip", by_id) == [world.instance_id]
+    later = "%24filter=__system/submissionDate+ge+2100-01-01"
+    assert _exported_ids(world, "submissions.csv.zip", later) == []
+    neither = "%24filter=not+(__system/deletedAt+eq+null)"
+    assert _exported_ids(world, "submissions.jsonl", neither) == []
+    # The admin sent both over the API; nobody else sent any.
+    mine = f"%24filter=__system/submitterId+eq+{world.admin_id}+or+__id+eq+'none'"
+    assert _exported_ids(world, "submissions.jsonl", mine) == both
+    theirs = f"%24filter=__system/submitterId+eq+{world.admin_id + 100}"
+    assert _exported_ids(world, "submissions.jsonl", theirs) == []
+    # The audit says that an export was filtered, not how: literals are free text.
+    with central.session() as session:
+        entries = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "export.start").order_by(AuditEntry.id)
+        ).all()
+    details = [json.loads(e.details) for e in entries]
+    unfiltered = [False, True, True]
+    assert [d.get("filtered", False) for d in details] == [*unfiltered * 2, *[True] * 5]
+    assert not any("approved" in e.details for e in entries)
+
+
 def test_an_edited_submission_is_exported_once(world: World) -> None:
     central, a, form = world.central, world.project_a, world.form
     edit = simple_instance(
@@ -169,12 +225,34 @@ def test_an_edited_submission_is_exported_once(world: World) -> None:
         ),
         ("xlsx: unknown form", "get", "/forms/n%C3%B6pe/submissions.xlsx", None, 404.1),
         # Central's options that this server does not apply are refused, never ignored.
+        # A $filter on answers, or with a function, is not applied to exports; nor is nonsense.
         (
-            "csv zip: $filter",
+            "csv zip: $filter on an answer",
             "get",
-            "/forms/simple/submissions.csv.zip?%24filter=__system/reviewState+eq+null",
+            "/forms/simple/submissions.csv.zip?%24filter=place+eq+%27Van%27",
             None,
-            501.1,
+            501.5,
+        ),
+        (
+            "jsonl: $filter with a function",
+            "get",
+            "/forms/simple/submissions.jsonl?%24filter=year(__system/submissionDate)+eq+2026",
+            None,
+            501.5,
+        ),
+        (
+            "xlsx: $filter unparseable",
+            "get",
+            "/forms/simple/submissions.xlsx?%24filter=__id+eq",
+            None,
+            400.18,
+        ),
+        (
+            "csv zip: $filter not text",
+            "post",
+            "/forms/simple/submissions.csv.zip",
+            {"$filter": 3},
+            400.8,
         ),
         (
             "csv zip: groupPaths",

@@ -258,6 +258,21 @@ def test_cli_export_carries_files_unless_told_not_to(
     assert exported() == {"media/site.jpg": SITE}
     assert exported("--include-sensitive") == {"media/site.jpg": SITE, "media/scan.jpg": SCAN}
     assert exported("--no-attachments") == {}
+    # --filter keeps what it matches (here: nothing is approved yet) and says it filtered.
+    out = tmp_path / "filtered.csv.zip"
+    args = ("export", "--project", project, "--form", "media", "--out", str(out))
+    result = cli(*args, "--filter", "__system/reviewState eq 'approved'")
+    assert result.exit_code == 0, result.output
+    with zipfile.ZipFile(out) as archive:
+        summary = json.loads(archive.read("summary.json"))
+    assert (summary["filtered"], summary["exported"], summary["processed"]) == (True, 0, 1)
+    refused = tmp_path / "refused.csv.zip"
+    bad = cli("export", "--project", project, "--form", "media", "--out", str(refused),
+              "--filter", "site eq 'x'")  # fmt: skip
+    assert bad.exit_code != 0
+    assert "filters on __id and __system" in bad.output
+    assert not refused.exists()
+    assert not refused.with_name(refused.name + ".partial").exists()  # no file left behind
 
 
 AUDITED_FORM = """
