@@ -51,6 +51,12 @@ from collector.models import Submission, not_draft
     help="CSV zip: carry the decrypted files this export shows by name, under media/.",
 )
 @click.option(
+    "--group-paths/--no-group-paths",
+    default=True,
+    show_default=True,
+    help="CSV zip and xlsx: head columns with their groups' names (group-field), or not.",
+)
+@click.option(
     "--filter",
     "odata_filter",
     default=None,
@@ -75,6 +81,7 @@ def export_command(
     reason: str,
     include_sensitive: bool,
     attachments: bool,
+    group_paths: bool,
     odata_filter: str | None,
     k: int,
 ) -> None:
@@ -89,9 +96,9 @@ def export_command(
         reidentify=profile == "reidentified",
     )
     writers: dict[str, Callable[..., dict[str, Any]]] = {
-        "csv.zip": partial(export.write_csv_zip, attachments=attachments),
+        "csv.zip": partial(export.write_csv_zip, attachments=attachments, group_paths=group_paths),
         "jsonl": export.write_jsonl,
-        "xlsx": write_xlsx,
+        "xlsx": partial(write_xlsx, group_paths=group_paths),
     }
     write = writers[fmt]
     with instance.sessions() as session:

@@ -49,13 +49,13 @@ QUERY = (
 ZIP_QUERY = (
     *QUERY,
     ("attachments", "boolean", "carry the decrypted files under media/ (default true)"),
+    ("groupPaths", "boolean", "head columns with their groups' names (default true)"),
 )
 FALSE = ("false", "0", "no", "off")
 # Central's export options this server does not apply, each with the value that asks for what
 # it exports anyway (None: any value). Another value is refused rather than ignored, so that a
 # script never takes the whole, or another shape, for what it asked.
 UNAPPLIED = {
-    "groupPaths": "true",
     "splitSelectMultiples": "false",
     "deletedFields": "false",
 }
@@ -103,6 +103,12 @@ def _filter() -> str | None:
     return value
 
 
+def _group_paths() -> bool:
+    """Central's ``groupPaths``: headers carry their groups' names unless it says false."""
+    value = _values().get("groupPaths", True)
+    return value is not False and str(value).strip().lower() not in FALSE
+
+
 def _attachments() -> bool:
     """Central's ``attachments`` option: files are carried unless it says false."""
     value = _values().get("attachments", True)
@@ -126,10 +132,11 @@ def _export(
     _refuse_unapplied()
     profile, reason = _params()
     handle = tempfile.TemporaryFile()
+    group_paths = _group_paths()
     writers: dict[str, Callable[..., dict[str, Any]]] = {
         "jsonl": export.write_jsonl,
-        "xlsx": write_xlsx,
-        "zip": partial(export.write_csv_zip, attachments=attachments),
+        "xlsx": partial(write_xlsx, group_paths=group_paths),
+        "zip": partial(export.write_csv_zip, attachments=attachments, group_paths=group_paths),
     }
     write = writers[kind]
     try:

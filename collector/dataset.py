@@ -41,10 +41,15 @@ BATCH = 500
 
 @dataclass(frozen=True)
 class Column:
-    """One column: the field and its Central-style header (group path joined by '-')."""
+    """One column: the field and its Central-style header (its path within its table, groups
+    joined by '-'; or, without group paths, its name alone)."""
 
     field: Field
     header: str
+
+
+#: A geopoint's value, as Central's CSV splits it, one column each.
+GEO_PARTS = ("Latitude", "Longitude", "Altitude", "Accuracy")
 
 
 @dataclass(frozen=True)
@@ -55,18 +60,45 @@ class Table:
     repeat: str | None
     columns: tuple[Column, ...]
 
+    @property
+    def headers(self) -> list[str]:
+        """The CSV headers of the columns: a geopoint's four parts in four (``spread``)."""
+        out: list[str] = []
+        for c in self.columns:
+            if c.field.type == "geopoint":
+                out += [f"{c.header}-{part}" for part in GEO_PARTS]
+            else:
+                out.append(c.header)
+        return out
 
-def header_of(model: FormModel, path: str) -> str:
-    """Return the CSV header of a field path: the path below the root, '-'-joined."""
-    return path[len(model.root) + 1 :].replace("/", "-")
+    def spread(self, values: Sequence[str | None]) -> list[str | None]:
+        """Row values for ``headers``: a geopoint's "lat lon alt acc" in its four columns (a
+        generalised point has only the first two)."""
+        out: list[str | None] = []
+        for c, value in zip(self.columns, values, strict=True):
+            if c.field.type != "geopoint":
+                out.append(value)
+                continue
+            parts = (value or "").split()
+            out += [
+                parts[i] if i < len(parts) else (None if value is None else "") for i in range(4)
+            ]
+        return out
 
 
-def tables_for(model: FormModel) -> list[Table]:
-    """Return the root table and each repeat's table, columns in form order."""
+def header_of(model: FormModel, path: str, within: str | None = None) -> str:
+    """Return the CSV header of a field path: the path below ``within`` (a repeat's path, by
+    default the root), '-'-joined."""
+    return path[len(within or model.root) + 1 :].replace("/", "-")
+
+
+def tables_for(model: FormModel, *, group_paths: bool = True) -> list[Table]:
+    """Return the root table and each repeat's table, columns in form order, headed as
+    Central's CSV: a field's path within its table, or (``group_paths`` False) its name."""
 
     def columns(repeat: str | None) -> tuple[Column, ...]:
         return tuple(
-            Column(f, header_of(model, f.path))
+            Column(f, header_of(model, f.path, repeat) if group_paths else f.name)
             for f in model.fields_in(repeat)
             if not f.is_note and not (f.pii is not None and f.pii.kind == PIIKind.DROP)
         )
@@ -187,7 +219,19 @@ _ENTRY_COLUMNS = tuple(c for c in Submission.__table__.columns if c.name != "man
 #: The columns a file export shows of a submission (fewer columns: less to read per row).
 EXPORT_COLUMNS = tuple(
     Submission.__table__.c[name]
-    for name in ("id", "instance_id", "created_at", "submitter_id", "review_state", "device_id")
+    for name in (
+        "id",
+        "instance_id",
+        "created_at",
+        "submitter_id",
+        "creator_user_id",
+        "review_state",
+        "device_id",
+        "root_id",
+        "received_parts",
+        "expected_parts",
+        "envelope",
+    )
 )
 
 

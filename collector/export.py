@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from collector import vault
 from collector.audit import Actor
-from collector.dataset import Entry, Table, Viewer, tables_for
+from collector.dataset import Entry, Table, Viewer
 from collector.exportrun import (
     EXPORT_BATCH,
     K_DEFAULT,
@@ -40,6 +40,7 @@ from collector.exportrun import (
     settled_heap,
 )
 from collector.models import Form, SubmissionMedia
+from collector.odata.rows import timestamp
 
 log = logging.getLogger(__name__)
 
@@ -59,17 +60,28 @@ def write_csv_zip(
     progress: Progress | None = None,
     attachments: bool = True,
     odata_filter: str | None = None,
+    group_paths: bool = True,
 ) -> dict[str, Any]:
     """Stream a CSV zip of a form's processed submissions into ``out``; return the summary.
 
     With ``attachments``, the decrypted files the viewer may have go in under ``media/``;
-    ``odata_filter`` keeps the submissions it matches (``exportrun.begin``).
+    ``odata_filter`` keeps the submissions it matches (``exportrun.begin``); without
+    ``group_paths`` a column is headed by its field's name alone, as Central's option.
     """
     if attachments and viewer.secrets is None:
         raise ValueError("an export with attachments needs the viewer's secrets to open them")
     with settled_heap():
         writer = begin(
-            session, form, actor, viewer, profile, reason, k, odata_filter, attachments=attachments
+            session,
+            form,
+            actor,
+            viewer,
+            profile,
+            reason,
+            k,
+            odata_filter,
+            group_paths=group_paths,
+            attachments=attachments,
         )
         return _write_csv_zip(out, form, writer, progress, attachments)
 
@@ -77,7 +89,7 @@ def write_csv_zip(
 def _write_csv_zip(
     out: IO[bytes], form: Form, writer: Run, progress: Progress | None, attachments: bool
 ) -> dict[str, Any]:
-    tables = tables_for(writer.model)
+    tables = writer.tables
     root, repeats = tables[0], tables[1:]
     spools = {t.name: _spool(t) for t in repeats}
     # The files to carry, as (submission id, instanceID, name) lines: memory stays flat.
@@ -87,7 +99,7 @@ def _write_csv_zip(
         with archive.open(f"{form.xml_form_id}.csv", "w") as raw:
             text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
             rows = csv.writer(text)
-            rows.writerow([*SYSTEM_HEADERS, *(c.header for c in root.columns), *TRAILER_HEADERS])
+            rows.writerow([*SYSTEM_HEADERS, *root.headers, *TRAILER_HEADERS])
             for entry in writer.entries(progress):
                 rows.writerow(writer.root_row(root, entry))
                 _repeat_rows(writer, repeats, spools, entry)
@@ -109,7 +121,7 @@ def _spool(table: Table) -> tuple[IO[str], Any]:
     # on every row), and the OS page cache keeps small exports in memory anyway.
     handle = tempfile.TemporaryFile(mode="w+", encoding="utf-8", newline="")
     out = csv.writer(handle)
-    out.writerow([*(c.header for c in table.columns), "PARENT_KEY", "KEY"])
+    out.writerow([*table.headers, "PARENT_KEY", "KEY"])
     return handle, out
 
 
@@ -209,7 +221,7 @@ def write_jsonl(
 
 
 def _write_jsonl(out: IO[bytes], writer: Run, progress: Progress | None) -> dict[str, Any]:
-    tables = tables_for(writer.model)
+    tables = writer.tables
     for entry in writer.entries(progress):
         line = json.dumps(_json_row(writer, tables, entry), ensure_ascii=False)
         out.write(line.encode() + b"\n")
@@ -226,7 +238,7 @@ def _json_row(writer: Run, tables: list[Table], entry: Entry) -> dict[str, Any]:
     row: dict[str, Any] = {
         "__id": sub.instance_id,
         "__system": {
-            "submissionDate": sub.created_at.isoformat(),
+            "submissionDate": timestamp(writer.versions.first(sub).created_at),
             "submitterId": str(sub.submitter_id or ""),
             "formVersion": entry.document.get("version", ""),
         },

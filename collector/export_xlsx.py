@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from collector import exportrun
 from collector.audit import Actor
-from collector.dataset import Table, Viewer, tables_for
+from collector.dataset import Table, Viewer
 from collector.models import Form
 
 #: Excel's limits: rows per worksheet (the header row included), characters per cell and
@@ -64,11 +64,21 @@ def write_xlsx(
     progress: exportrun.Progress | None = None,
     rows_per_sheet: int = MAX_ROWS,
     odata_filter: str | None = None,
+    group_paths: bool = True,
 ) -> dict[str, Any]:
     """Write a workbook of a form's processed submissions into ``out``; return the summary."""
     with exportrun.settled_heap():
         run = exportrun.begin(
-            session, form, actor, viewer, profile, reason, k, odata_filter, format="xlsx"
+            session,
+            form,
+            actor,
+            viewer,
+            profile,
+            reason,
+            k,
+            odata_filter,
+            group_paths=group_paths,
+            format="xlsx",
         )
         with _Book() as book:
             return _write(out, book, form, run, progress, max(rows_per_sheet, 2))
@@ -83,15 +93,15 @@ def _write(
     limit: int,
 ) -> dict[str, Any]:
     cells = _Cells()
-    tables = tables_for(run.model)
+    tables = run.tables
     root, repeats = tables[0], tables[1:]
     system, trailer = exportrun.SYSTEM_HEADERS, exportrun.TRAILER_HEADERS
-    header = [*system, *(c.header for c in root.columns), *trailer]
+    header = [*system, *root.headers, *trailer]
     root_sheet = _Sheet(book, form.xml_form_id, header, limit)
     root_convert: list[Convert] = [str, *_converters(root), *([str] * len(trailer))]
     repeat_sheets: list[tuple[Table, _Sheet, list[Convert]]] = []
     for table in repeats:
-        header = [*(c.header for c in table.columns), "PARENT_KEY", "KEY"]
+        header = [*table.headers, "PARENT_KEY", "KEY"]
         sheet = _Sheet(book, table.name.split(".")[-1], header, limit)
         repeat_sheets.append((table, sheet, [*_converters(table), str, str]))
     for entry in run.entries(progress):
@@ -152,7 +162,11 @@ class _Book(Workbook):  # type: ignore[misc]
 def _converters(table: Table) -> list[Convert]:
     """How each column's values become cells: numbers for integer and decimal questions."""
     kinds: dict[str, Convert] = {"int": _integer, "decimal": _decimal}
-    return [kinds.get(c.field.type, str) for c in table.columns]
+    out: list[Convert] = []
+    for c in table.columns:
+        # A geopoint's four parts are numbers.
+        out += [_decimal] * 4 if c.field.type == "geopoint" else [kinds.get(c.field.type, str)]
+    return out
 
 
 def _integer(value: str) -> int | str:

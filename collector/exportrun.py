@@ -34,8 +34,10 @@ from collector.dataset import (
     tables_for,
 )
 from collector.errors import Forbidden, InvalidInput
-from collector.models import AppUser, Form, Submission, not_draft
+from collector.models import AppUser, Form, Submission, User, not_draft
 from collector.odata.query import export_filter
+from collector.odata.rows import timestamp
+from collector.odata.versions import Versions
 from forms.model import FormModel
 from forms.policy import PIIKind
 
@@ -46,9 +48,12 @@ TRAILER_HEADERS = (
     "KEY",
     "SubmitterID",
     "SubmitterName",
+    "AttachmentsPresent",
+    "AttachmentsExpected",
     "Status",
     "ReviewState",
     "DeviceID",
+    "Edits",
     "FormVersion",
 )
 Progress = Callable[[int], None]
@@ -149,7 +154,12 @@ class Run:
     summary: Summary
     #: The export's ``$filter`` as SQL conditions on the submissions (none: all of them).
     where: list[ColumnElement[bool]] = field(default_factory=list)
-    names: dict[int, str] = field(default_factory=dict)
+    #: Central's ``groupPaths``: headers with their groups' names (or the field's name alone).
+    group_paths: bool = True
+    tables: list[Table] = field(init=False)
+    #: Display names of submitters: ("app", id) for app users, ("user", id) for web users.
+    names: dict[tuple[str, int], str] = field(default_factory=dict)
+    versions: Versions = field(init=False)
     quasi: Counter[tuple[str | None, ...]] = field(default_factory=Counter)
 
     _paths: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -157,7 +167,9 @@ class Run:
     quasi_at: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
-        root = tables_for(self.model)[0]
+        self.tables = tables_for(self.model, group_paths=self.group_paths)
+        self.versions = Versions(self.session)
+        root = self.tables[0]
         self.quasi_at = tuple(
             i
             for i, c in enumerate(root.columns)
@@ -179,7 +191,8 @@ class Run:
         """An entry's rows of a repeat table: the values, then PARENT_KEY and KEY."""
         paths, pick = self.paths(table), self.renderer.pick
         for row in entry.document.get("repeats", {}).get(table.repeat, ()):
-            yield [*pick(row.get("values", {}), paths), row.get("parent"), row.get("key")]
+            values = table.spread(pick(row.get("values", {}), paths))
+            yield [*values, row.get("parent"), row.get("key")]
 
     def files(self, table: Table) -> tuple[str, ...]:
         """The field paths of a table's file (binary) columns, computed once."""
@@ -200,27 +213,39 @@ class Run:
                     shown.update(pick(row.get("values", {}), paths))
         return {name for name in shown if name}
 
-    def submitter(self, user_id: int | None) -> str:
-        if user_id is None:
-            return ""
-        if user_id not in self.names:
-            user = self.session.get(AppUser, user_id)
-            self.names[user_id] = user.display_name if user else ""
-        return self.names[user_id]
+    def submitter(self, first: Any) -> tuple[str, str]:
+        """The id and display name of who sent a submission (its first version): its app user,
+        else the web user who sent it over the API; blank when neither is known."""
+        key = ("app", first.submitter_id) if first.submitter_id else ("user", first.creator_user_id)
+        if key[1] is None:
+            return "", ""
+        if key not in self.names:
+            user = self.session.get(AppUser if key[0] == "app" else User, key[1])
+            self.names[key] = getattr(user, "display_name", "") or ""
+        return str(key[1]), self.names[key]
 
     def root_row(self, table: Table, entry: Entry) -> list[str | None]:
+        """A submission's root row as Central's CSV has it: the submission date, the values
+        (a geopoint in four columns), then the trailer (``TRAILER_HEADERS``). Date, submitter
+        and review state are the logical submission's (its first version), as in OData."""
         sub = entry.submission
         values = self.renderer.pick(entry.document.get("root", {}), self.paths(table))
         self.count_quasi(values)
+        first = self.versions.first(sub)
+        submitter_id, submitter_name = self.submitter(first)
+        xml = 1 if sub.envelope == "odk" else 0
         return [
-            sub.created_at.isoformat(),
-            *values,
+            timestamp(first.created_at),
+            *table.spread(values),
             sub.instance_id,
-            str(sub.submitter_id or ""),
-            self.submitter(sub.submitter_id),
+            submitter_id,
+            submitter_name,
+            str(max(sub.received_parts - xml, 0)),
+            str(max(sub.expected_parts - xml, 0)),
             "",
-            sub.review_state or "",
+            first.review_state or "",
             sub.device_id or "",
+            str(self.versions.edit_count(sub)),
             entry.document.get("version", ""),
         ]
 
@@ -242,6 +267,7 @@ class Run:
             columns=EXPORT_COLUMNS,
         ):
             self.renderer.prefetch_text([row.record_data for row in rows])
+            self.versions.load(rows)
             for row in rows:
                 yield decoded(row)
             self.summary.exported += len(rows)
@@ -258,6 +284,8 @@ def begin(
     reason: str,
     k: int,
     odata_filter: str | None = None,
+    *,
+    group_paths: bool = True,
     **details: Any,
 ) -> Run:
     """Authorise and audit an export (``details`` go into its ``export.start`` entry), and
@@ -300,7 +328,7 @@ def begin(
     )
     session.commit()
     renderer = Renderer(session, form.project_id, viewer)
-    return Run(session, form, model, renderer, summary, where)
+    return Run(session, form, model, renderer, summary, where, group_paths)
 
 
 @contextmanager

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import stat
 import tempfile
 import zipfile
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from collector import export, export_xlsx, exportrun, vault
 from collector.audit import CLI, Actor
-from collector.dataset import Viewer
+from collector.dataset import GEO_PARTS, Viewer
 from collector.db import session_factory, transaction
 from collector.errors import Forbidden, InvalidInput
 from collector.export_xlsx import write_xlsx
@@ -132,7 +133,7 @@ def test_jsonl_nests_repeats_and_ends_with_the_summary(
     rows, last = lines[:-1], lines[-1]
     assert last["__summary"]["exported"] == 3
     assert [len(r["household"]) for r in rows] == [2, 0, 1]
-    assert rows[0]["household"][0]["household-member_name"].startswith("P")
+    assert rows[0]["household"][0]["member_name"].startswith("P")
     assert rows[0]["full_name"] != rows[1]["full_name"]
 
 
@@ -221,7 +222,7 @@ def test_xlsx_holds_the_csv_zips_tables_pseudonymised(
     sizes = [row[header.index("group_size")] for row in sheets["profile"][1:]]
     assert sizes
     assert all(isinstance(size, int) for size in sizes)  # numbers, not text
-    at = sheets["household"][0].index("household-member_age")
+    at = sheets["household"][0].index("member_age")
     ages = [row[at] for row in sheets["household"][1:]]
     assert all(isinstance(age, str) and "-" in age for age in ages)  # a band stays text
     content = xlsx_text(data)
@@ -378,7 +379,7 @@ def test_export_renders_subjects_the_text_scan_could_not_see(
     after = read_zip(run(sessions, kek, export.write_csv_zip)[0])
     assert after == before
     assert all(r["full_name"].startswith("P") for r in after["profile.csv"])
-    assert all(r["household-member_name"].startswith("P") for r in after["profile-household.csv"])
+    assert all(r["member_name"].startswith("P") for r in after["profile-household.csv"])
 
 
 def test_export_leaves_a_reference_to_no_subject_empty(
@@ -416,3 +417,45 @@ def test_an_export_resolves_each_batchs_subjects_with_one_query(
     assert summary["exported"] == 3
     assert len(lookups) == 2
     assert all(r["phone"].startswith("P") for r in read_zip(data)["profile.csv"])
+
+
+def test_csv_zip_has_centrals_columns(
+    sessions: sessionmaker[Session], kek: bytes, loaded: FormVersion
+) -> None:
+    """Central's briefcase CSV: a repeat's columns named within it, a geopoint in four columns,
+    the submission date in UTC with milliseconds, and Central's trailer."""
+    data, _summary = run(sessions, kek, export.write_csv_zip)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        root = list(csv.reader(io.StringIO(archive.read("profile.csv").decode())))
+        household = list(csv.reader(io.StringIO(archive.read("profile-household.csv").decode())))
+    header = root[0]
+    assert header[-10:] == [
+        "KEY",
+        "SubmitterID",
+        "SubmitterName",
+        "AttachmentsPresent",
+        "AttachmentsExpected",
+        "Status",
+        "ReviewState",
+        "DeviceID",
+        "Edits",
+        "FormVersion",
+    ]
+    at = header.index("location-Latitude")
+    assert header[at : at + 4] == [f"location-{p}" for p in GEO_PARTS]
+    assert "location" not in header
+    assert "meta-instanceID" in header
+    assert household[0] == ["member_name", "member_age", "PARENT_KEY", "KEY"]
+    for row in root[1:]:
+        values = dict(zip(header, row, strict=True))
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", values["SubmissionDate"])
+        # The point is generalised to two decimals (round:2): latitude and longitude only.
+        assert [values[f"location-{p}"] for p in GEO_PARTS] == ["41.01", "28.98", "", ""]
+        assert values["Edits"] == "0"
+        assert values["AttachmentsExpected"].isdigit()
+        assert values["meta-instanceID"] == values["KEY"]
+    # Without group paths a column is headed by its field's name.
+    flat, _summary = run(sessions, kek, export.write_csv_zip, group_paths=False)
+    with zipfile.ZipFile(io.BytesIO(flat)) as archive:
+        flat_header = archive.read("profile.csv").decode().splitlines()[0].split(",")
+    assert flat_header == [h.replace("meta-instanceID", "instanceID") for h in header]
