@@ -57,6 +57,11 @@ from collector.models import Submission, not_draft
     help="CSV zip and xlsx: head columns with their groups' names (group-field), or not.",
 )
 @click.option(
+    "--split-select-multiples",
+    is_flag=True,
+    help="CSV zip and xlsx: a 1/0 column per value of each select-multiple field.",
+)
+@click.option(
     "--filter",
     "odata_filter",
     default=None,
@@ -82,6 +87,7 @@ def export_command(
     include_sensitive: bool,
     attachments: bool,
     group_paths: bool,
+    split_select_multiples: bool,
     odata_filter: str | None,
     k: int,
 ) -> None:
@@ -96,9 +102,16 @@ def export_command(
         reidentify=profile == "reidentified",
     )
     writers: dict[str, Callable[..., dict[str, Any]]] = {
-        "csv.zip": partial(export.write_csv_zip, attachments=attachments, group_paths=group_paths),
+        "csv.zip": partial(
+            export.write_csv_zip,
+            attachments=attachments,
+            group_paths=group_paths,
+            split_select_multiples=split_select_multiples,
+        ),
         "jsonl": export.write_jsonl,
-        "xlsx": partial(write_xlsx, group_paths=group_paths),
+        "xlsx": partial(
+            write_xlsx, group_paths=group_paths, split_select_multiples=split_select_multiples
+        ),
     }
     write = writers[fmt]
     with instance.sessions() as session:

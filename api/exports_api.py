@@ -50,13 +50,18 @@ ZIP_QUERY = (
     *QUERY,
     ("attachments", "boolean", "carry the decrypted files under media/ (default true)"),
     ("groupPaths", "boolean", "head columns with their groups' names (default true)"),
+    (
+        "splitSelectMultiples",
+        "boolean",
+        "a 1/0 column per value of each select-multiple field without a PII rule",
+    ),
 )
 FALSE = ("false", "0", "no", "off")
+TRUE = ("true", "1", "yes", "on")
 # Central's export options this server does not apply, each with the value that asks for what
 # it exports anyway (None: any value). Another value is refused rather than ignored, so that a
 # script never takes the whole, or another shape, for what it asked.
 UNAPPLIED = {
-    "splitSelectMultiples": "false",
     "deletedFields": "false",
 }
 
@@ -109,6 +114,12 @@ def _group_paths() -> bool:
     return value is not False and str(value).strip().lower() not in FALSE
 
 
+def _split() -> bool:
+    """Central's ``splitSelectMultiples``: a column per value only when it says true."""
+    value = _values().get("splitSelectMultiples", False)
+    return value is True or str(value).strip().lower() in TRUE
+
+
 def _attachments() -> bool:
     """Central's ``attachments`` option: files are carried unless it says false."""
     value = _values().get("attachments", True)
@@ -132,11 +143,16 @@ def _export(
     _refuse_unapplied()
     profile, reason = _params()
     handle = tempfile.TemporaryFile()
-    group_paths = _group_paths()
+    group_paths, split = _group_paths(), _split()
     writers: dict[str, Callable[..., dict[str, Any]]] = {
         "jsonl": export.write_jsonl,
-        "xlsx": partial(write_xlsx, group_paths=group_paths),
-        "zip": partial(export.write_csv_zip, attachments=attachments, group_paths=group_paths),
+        "xlsx": partial(write_xlsx, group_paths=group_paths, split_select_multiples=split),
+        "zip": partial(
+            export.write_csv_zip,
+            attachments=attachments,
+            group_paths=group_paths,
+            split_select_multiples=split,
+        ),
     }
     write = writers[kind]
     try:

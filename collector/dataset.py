@@ -59,31 +59,62 @@ class Table:
     name: str
     repeat: str | None
     columns: tuple[Column, ...]
+    #: Central's ``splitSelectMultiples``: a select-multiple field's path -> the values its
+    #: answers hold, each a column of its own after the field's (empty: not split).
+    splits: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def headers(self) -> list[str]:
-        """The CSV headers of the columns: a geopoint's four parts in four (``spread``)."""
+        """The CSV headers of the columns: a geopoint's four parts in four, a split field's
+        values after it as ``field/value`` (``spread``)."""
         out: list[str] = []
         for c in self.columns:
             if c.field.type == "geopoint":
                 out += [f"{c.header}-{part}" for part in GEO_PARTS]
             else:
                 out.append(c.header)
+                out += [f"{c.header}/{v}" for v in self.splits.get(c.field.path, ())]
         return out
 
     def spread(self, values: Sequence[str | None]) -> list[str | None]:
         """Row values for ``headers``: a geopoint's "lat lon alt acc" in its four columns (a
-        generalised point has only the first two)."""
+        generalised point has only the first two); for a split field, 1 for each value the
+        answer chose and 0 for the others."""
         out: list[str | None] = []
         for c, value in zip(self.columns, values, strict=True):
-            if c.field.type != "geopoint":
-                out.append(value)
+            if c.field.type == "geopoint":
+                parts = (value or "").split()
+                blank = None if value is None else ""
+                out += [parts[i] if i < len(parts) else blank for i in range(len(GEO_PARTS))]
                 continue
-            parts = (value or "").split()
-            out += [
-                parts[i] if i < len(parts) else (None if value is None else "") for i in range(4)
-            ]
+            out.append(value)
+            if known := self.splits.get(c.field.path):
+                chosen = set((value or "").split())
+                out += ["1" if v in chosen else "0" for v in known]
         return out
+
+
+def splittable(f: Field) -> bool:
+    """A select-multiple field whose answers every reader sees as they are (no PII rule): only
+    those are split into a column per value, so a split never shows what the field hides."""
+    return f.type == "select" and f.pii is None
+
+
+def select_values(entries: Iterator[Entry], tables: Sequence[Table]) -> dict[str, list[str]]:
+    """The values the answers of each splittable field hold (sorted), over some entries."""
+    wanted = {t.repeat: [c.field.path for c in t.columns if splittable(c.field)] for t in tables}
+    seen: dict[str, set[str]] = {p: set() for paths in wanted.values() for p in paths}
+    for entry in entries:
+        rows: list[tuple[str | None, Mapping[str, Any]]] = [(None, entry.document.get("root", {}))]
+        for repeat, stored in entry.document.get("repeats", {}).items():
+            if wanted.get(repeat):
+                rows += [(repeat, r.get("values", {})) for r in stored]
+        for repeat, values in rows:
+            for path in wanted.get(repeat, ()):
+                answer = values.get(path)
+                if isinstance(answer, str):
+                    seen[path].update(answer.split())
+    return {path: sorted(found) for path, found in seen.items()}
 
 
 def header_of(model: FormModel, path: str, within: str | None = None) -> str:

@@ -61,12 +61,15 @@ def write_csv_zip(
     attachments: bool = True,
     odata_filter: str | None = None,
     group_paths: bool = True,
+    split_select_multiples: bool = False,
 ) -> dict[str, Any]:
     """Stream a CSV zip of a form's processed submissions into ``out``; return the summary.
 
     With ``attachments``, the decrypted files the viewer may have go in under ``media/``;
     ``odata_filter`` keeps the submissions it matches (``exportrun.begin``); without
-    ``group_paths`` a column is headed by its field's name alone, as Central's option.
+    ``group_paths`` a column is headed by its field's name alone; with
+    ``split_select_multiples`` each value of a select-multiple field gets a 1/0 column (both
+    as Central's options).
     """
     if attachments and viewer.secrets is None:
         raise ValueError("an export with attachments needs the viewer's secrets to open them")
@@ -81,6 +84,7 @@ def write_csv_zip(
             k,
             odata_filter,
             group_paths=group_paths,
+            split_select_multiples=split_select_multiples,
             attachments=attachments,
         )
         return _write_csv_zip(out, form, writer, progress, attachments)

@@ -65,6 +65,7 @@ def write_xlsx(
     rows_per_sheet: int = MAX_ROWS,
     odata_filter: str | None = None,
     group_paths: bool = True,
+    split_select_multiples: bool = False,
 ) -> dict[str, Any]:
     """Write a workbook of a form's processed submissions into ``out``; return the summary."""
     with exportrun.settled_heap():
@@ -78,6 +79,7 @@ def write_xlsx(
             k,
             odata_filter,
             group_paths=group_paths,
+            split_select_multiples=split_select_multiples,
             format="xlsx",
         )
         with _Book() as book:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
@@ -30,6 +30,7 @@ from collector.dataset import (
     decoded,
     header_of,
     model_of,
+    select_values,
     stored_rows,
     tables_for,
 )
@@ -156,6 +157,8 @@ class Run:
     where: list[ColumnElement[bool]] = field(default_factory=list)
     #: Central's ``groupPaths``: headers with their groups' names (or the field's name alone).
     group_paths: bool = True
+    #: Central's ``splitSelectMultiples``: a column per value of each select-multiple field.
+    split_select_multiples: bool = False
     tables: list[Table] = field(init=False)
     #: Display names of submitters: ("app", id) for app users, ("user", id) for web users.
     names: dict[tuple[str, int], str] = field(default_factory=dict)
@@ -169,6 +172,14 @@ class Run:
     def __post_init__(self) -> None:
         self.tables = tables_for(self.model, group_paths=self.group_paths)
         self.versions = Versions(self.session)
+        if self.split_select_multiples:
+            # A first pass over the same submissions finds the values to give columns to.
+            seen = select_values(self._walk(), self.tables)
+            self.tables = [
+                replace(t, splits={p: tuple(seen[p]) for p in self.paths(t) if p in seen})
+                for t in self.tables
+            ]
+            self._paths.clear()
         root = self.tables[0]
         self.quasi_at = tuple(
             i
@@ -258,14 +269,7 @@ class Run:
         them would no longer fit in the CPU's caches: decoding 100 together was measured
         1.6-1.8 times slower.
         """
-        # One row per logical submission: an edited one appears as its current version.
-        for rows in stored_rows(
-            self.session,
-            self.form,
-            batch=EXPORT_BATCH,
-            where=[Submission.current.is_(True), *self.where],
-            columns=EXPORT_COLUMNS,
-        ):
+        for rows in self._batches():
             self.renderer.prefetch_text([row.record_data for row in rows])
             self.versions.load(rows)
             for row in rows:
@@ -273,6 +277,22 @@ class Run:
             self.summary.exported += len(rows)
             if progress:
                 progress(self.summary.exported)
+
+    def _batches(self) -> Iterator[Sequence[Any]]:
+        # One row per logical submission: an edited one appears as its current version.
+        return stored_rows(
+            self.session,
+            self.form,
+            batch=EXPORT_BATCH,
+            where=[Submission.current.is_(True), *self.where],
+            columns=EXPORT_COLUMNS,
+        )
+
+    def _walk(self) -> Iterator[Entry]:
+        """The entries, decoded, without rendering or counting them."""
+        for rows in self._batches():
+            for row in rows:
+                yield decoded(row)
 
 
 def begin(
@@ -286,6 +306,7 @@ def begin(
     odata_filter: str | None = None,
     *,
     group_paths: bool = True,
+    split_select_multiples: bool = False,
     **details: Any,
 ) -> Run:
     """Authorise and audit an export (``details`` go into its ``export.start`` entry), and
@@ -328,7 +349,7 @@ def begin(
     )
     session.commit()
     renderer = Renderer(session, form.project_id, viewer)
-    return Run(session, form, model, renderer, summary, where, group_paths)
+    return Run(session, form, model, renderer, summary, where, group_paths, split_select_multiples)
 
 
 @contextmanager

@@ -264,13 +264,6 @@ def test_an_edited_submission_is_exported_once(world: World) -> None:
             400.8,
         ),
         (
-            "csv zip: splitSelectMultiples",
-            "post",
-            "/forms/simple/submissions.csv.zip",
-            {"splitSelectMultiples": True},
-            501.1,
-        ),
-        (
             "csv: deletedFields",
             "get",
             "/forms/simple/submissions.csv?deletedFields=true",
