@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from operator import attrgetter
 from typing import Any, NamedTuple
 
@@ -76,22 +77,36 @@ class Table:
                 out += [f"{c.header}/{v}" for v in self.splits.get(c.field.path, ())]
         return out
 
-    def spread(self, values: Sequence[str | None]) -> list[str | None]:
-        """Row values for ``headers``: a geopoint's "lat lon alt acc" in its four columns (a
-        generalised point has only the first two); for a split field, 1 for each value the
-        answer chose and 0 for the others."""
-        out: list[str | None] = []
-        for c, value in zip(self.columns, values, strict=True):
-            if c.field.type == "geopoint":
+    @property
+    def spreads(self) -> bool:
+        """Whether a column's value takes more than one cell (``spread`` changes the row)."""
+        return bool(self._spread_at)
+
+    @cached_property
+    def _spread_at(self) -> tuple[int, ...]:
+        """The columns whose value takes more than one cell, last first."""
+        return tuple(
+            i
+            for i, c in reversed(list(enumerate(self.columns)))
+            if c.field.type == "geopoint" or self.splits.get(c.field.path)
+        )
+
+    def spread(self, values: list[str | None]) -> list[str | None]:
+        """Row values for ``headers`` (in place): a geopoint's "lat lon alt acc" in its four
+        columns (a generalised point has only the first two); for a split field, 1 for each
+        value the answer chose and 0 for the others."""
+        for i in self._spread_at:  # from the last, so that earlier positions hold
+            value, path = values[i], self.columns[i].field.path
+            if self.columns[i].field.type == "geopoint":
                 parts = (value or "").split()
                 blank = None if value is None else ""
-                out += [parts[i] if i < len(parts) else blank for i in range(len(GEO_PARTS))]
-                continue
-            out.append(value)
-            if known := self.splits.get(c.field.path):
+                values[i : i + 1] = [
+                    parts[n] if n < len(parts) else blank for n in range(len(GEO_PARTS))
+                ]
+            else:
                 chosen = set((value or "").split())
-                out += ["1" if v in chosen else "0" for v in known]
-        return out
+                values[i + 1 : i + 1] = ["1" if v in chosen else "0" for v in self.splits[path]]
+        return values
 
 
 def splittable(f: Field) -> bool:

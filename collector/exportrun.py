@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
@@ -37,7 +38,6 @@ from collector.dataset import (
 from collector.errors import Forbidden, InvalidInput
 from collector.models import AppUser, Form, Submission, User, not_draft
 from collector.odata.query import export_filter
-from collector.odata.rows import timestamp
 from collector.odata.versions import Versions
 from forms.model import FormModel
 from forms.policy import PIIKind
@@ -161,7 +161,7 @@ class Run:
     split_select_multiples: bool = False
     tables: list[Table] = field(init=False)
     #: Display names of submitters: ("app", id) for app users, ("user", id) for web users.
-    names: dict[tuple[str, int], str] = field(default_factory=dict)
+    names: dict[tuple[str, int], tuple[str, str]] = field(default_factory=dict)
     versions: Versions = field(init=False)
     quasi: Counter[tuple[str | None, ...]] = field(default_factory=Counter)
 
@@ -201,9 +201,13 @@ class Run:
     def repeat_rows(self, table: Table, entry: Entry) -> Iterator[list[str | None]]:
         """An entry's rows of a repeat table: the values, then PARENT_KEY and KEY."""
         paths, pick = self.paths(table), self.renderer.pick
+        spread = table.spread if table.spreads else None
         for row in entry.document.get("repeats", {}).get(table.repeat, ()):
-            values = table.spread(pick(row.get("values", {}), paths))
-            yield [*values, row.get("parent"), row.get("key")]
+            values = pick(row.get("values", {}), paths)
+            if spread is not None:
+                values = spread(values)
+            values += (row.get("parent"), row.get("key"))
+            yield values
 
     def files(self, table: Table) -> tuple[str, ...]:
         """The field paths of a table's file (binary) columns, computed once."""
@@ -230,10 +234,11 @@ class Run:
         key = ("app", first.submitter_id) if first.submitter_id else ("user", first.creator_user_id)
         if key[1] is None:
             return "", ""
-        if key not in self.names:
+        found = self.names.get(key)
+        if found is None:
             user = self.session.get(AppUser if key[0] == "app" else User, key[1])
-            self.names[key] = getattr(user, "display_name", "") or ""
-        return str(key[1]), self.names[key]
+            found = self.names[key] = (str(key[1]), getattr(user, "display_name", "") or "")
+        return found
 
     def root_row(self, table: Table, entry: Entry) -> list[str | None]:
         """A submission's root row as Central's CSV has it: the submission date, the values
@@ -246,7 +251,7 @@ class Run:
         submitter_id, submitter_name = self.submitter(first)
         xml = 1 if sub.envelope == "odk" else 0
         return [
-            timestamp(first.created_at),
+            _utc_ms(first.created_at),
             *table.spread(values),
             sub.instance_id,
             submitter_id,
@@ -293,6 +298,13 @@ class Run:
         for rows in self._batches():
             for row in rows:
                 yield decoded(row)
+
+
+def _utc_ms(moment: datetime) -> str:
+    """A stored time as Central's CSV writes it (UTC, milliseconds, Z), for every row: the
+    same text as ``odata.rows.timestamp``, without its strftime."""
+    naive = moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+    return naive.isoformat(timespec="milliseconds") + "Z"
 
 
 def begin(
