@@ -108,22 +108,15 @@ def _filter() -> str | None:
     return value
 
 
-def _group_paths() -> bool:
-    """Central's ``groupPaths``: headers carry their groups' names unless it says false."""
-    value = _values().get("groupPaths", True)
-    return value is not False and str(value).strip().lower() not in FALSE
-
-
-def _split() -> bool:
-    """Central's ``splitSelectMultiples``: a column per value only when it says true."""
-    value = _values().get("splitSelectMultiples", False)
-    return value is True or str(value).strip().lower() in TRUE
-
-
-def _attachments() -> bool:
-    """Central's ``attachments`` option: files are carried unless it says false."""
-    value = _values().get("attachments", True)
-    return value is not False and str(value).strip().lower() not in FALSE
+def _flag(name: str, default: bool) -> bool:
+    """One of Central's boolean export options (query or body), as Central reads it: an
+    option on by default is off only when it says false, one off by default on only when it
+    says true (``attachments``, ``groupPaths``; ``splitSelectMultiples``)."""
+    value = _values().get(name, default)
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    return text not in FALSE if default else text in TRUE
 
 
 def _stream(handle: IO[bytes]) -> Iterator[bytes]:
@@ -143,7 +136,7 @@ def _export(
     _refuse_unapplied()
     profile, reason = _params()
     handle = tempfile.TemporaryFile()
-    group_paths, split = _group_paths(), _split()
+    group_paths, split = _flag("groupPaths", True), _flag("splitSelectMultiples", False)
     writers: dict[str, Callable[..., dict[str, Any]]] = {
         "jsonl": export.write_jsonl,
         "xlsx": partial(write_xlsx, group_paths=group_paths, split_select_multiples=split),
@@ -190,7 +183,9 @@ def _send(handle: IO[bytes], mimetype: str, filename: str, summary: dict[str, An
 )
 def csv_zip(project_id: int, xml_form_id: str) -> Response:
     """The CSV zip export, with the decrypted files unless ``attachments=false``."""
-    handle, summary = _export(project_id, xml_form_id, "zip", attachments=_attachments())
+    handle, summary = _export(
+        project_id, xml_form_id, "zip", attachments=_flag("attachments", True)
+    )
     return _send(handle, "application/zip", f"{xml_form_id}.csv.zip", summary)
 
 

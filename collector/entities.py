@@ -290,10 +290,14 @@ def attachment_csv(session: Session, secrets: vault.Secrets, dataset: Dataset) -
     return buffer.getvalue().encode()
 
 
+def _deleted(deleted: bool) -> ColumnElement[bool]:
+    """Deleted entities (or live ones)."""
+    return Entity.deleted_at.is_not(None) if deleted else Entity.deleted_at.is_(None)
+
+
 def list_entities(session: Session, dataset: Dataset, *, deleted: bool = False) -> list[Entity]:
     """Return an entity list's live entities (or its deleted ones), oldest first."""
-    gone = Entity.deleted_at.is_not(None) if deleted else Entity.deleted_at.is_(None)
-    stmt = select(Entity).where(Entity.dataset_id == dataset.id, gone)
+    stmt = select(Entity).where(Entity.dataset_id == dataset.id, _deleted(deleted))
     return list(session.scalars(stmt.order_by(Entity.id)))
 
 
@@ -582,8 +586,7 @@ def current_versions(
     if entity is not None:
         stmt = stmt.where(Entity.id == entity.id)
     else:
-        gone = Entity.deleted_at.is_not(None) if deleted else Entity.deleted_at.is_(None)
-        stmt = stmt.where(Entity.dataset_id == dataset.id, gone)
+        stmt = stmt.where(Entity.dataset_id == dataset.id, _deleted(deleted))
     return {row.entity_id: row for row in session.scalars(stmt)}
 
 
@@ -642,10 +645,10 @@ def set_deleted(
     wanted = sorted({_uuid(u) for u in uuids})
     if not wanted:
         return []
-    gone = Entity.deleted_at.is_(None) if deleted else Entity.deleted_at.is_not(None)
+    # Deleting takes the live ones among them, restoring the deleted ones.
     found = session.scalars(
         select(Entity)
-        .where(Entity.dataset_id == dataset.id, Entity.uuid.in_(wanted), gone)
+        .where(Entity.dataset_id == dataset.id, Entity.uuid.in_(wanted), _deleted(not deleted))
         .order_by(Entity.id)
     ).all()
     now = utcnow()

@@ -80,7 +80,8 @@ RACE_RETRIES = 3
 def _apply(
     session: Session, secrets: vault.Secrets, change: Change, dataset: Dataset, *, on_approval: bool
 ) -> Entity | None:
-    for attempt in range(RACE_RETRIES + 1):
+    attempt = 0
+    while True:
         try:
             with session.begin_nested():
                 return _write(session, secrets, change, dataset, on_approval=on_approval)
@@ -88,6 +89,7 @@ def _apply(
             # A submission's update cannot be stale (an older base applies, flagged); this is
             # another writer changing the entity since it was read: read it again and reapply.
             if problem.code == 409.15 and attempt < RACE_RETRIES:
+                attempt += 1
                 continue
             _problem(session, change, problem.code, type(problem).__name__)
         except CollectorError as problem:
@@ -104,7 +106,6 @@ def _apply(
             )
             _problem(session, change, 500.1, "internal-error")
         return None
-    return None  # pragma: no cover - the loop returns or audits
 
 
 def _write(

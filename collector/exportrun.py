@@ -14,7 +14,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
@@ -38,6 +37,7 @@ from collector.dataset import (
 from collector.errors import Forbidden, InvalidInput
 from collector.models import AppUser, Form, Submission, User, not_draft
 from collector.odata.query import export_filter
+from collector.odata.rows import timestamp
 from collector.odata.versions import Versions
 from forms.model import FormModel
 from forms.policy import PIIKind
@@ -251,7 +251,7 @@ class Run:
         submitter_id, submitter_name = self.submitter(first)
         xml = 1 if sub.envelope == "odk" else 0
         return [
-            _utc_ms(first.created_at),
+            timestamp(first.created_at) or "",
             *table.spread(values),
             sub.instance_id,
             submitter_id,
@@ -298,13 +298,6 @@ class Run:
         for rows in self._batches():
             for row in rows:
                 yield decoded(row)
-
-
-def _utc_ms(moment: datetime) -> str:
-    """A stored time as Central's CSV writes it (UTC, milliseconds, Z), for every row: the
-    same text as ``odata.rows.timestamp``, without its strftime."""
-    naive = moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
-    return naive.isoformat(timespec="milliseconds") + "Z"
 
 
 def begin(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
@@ -46,8 +46,9 @@ def timestamp(moment: datetime | None) -> str | None:
     """Write a stored time as Central does: UTC, milliseconds, 'Z'."""
     if moment is None:
         return None
-    utc = as_utc(moment)
-    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+    utc = as_utc(moment).astimezone(UTC).replace(tzinfo=None)
+    # isoformat, not strftime: exports write one per row.
+    return utc.isoformat(timespec="milliseconds") + "Z"
 
 
 def row_id(key: str) -> str:
