@@ -62,6 +62,11 @@ from collector.models import Submission, not_draft
     help="CSV zip and xlsx: a 1/0 column per value of each select-multiple field.",
 )
 @click.option(
+    "--deleted-fields",
+    is_flag=True,
+    help="Also the fields only earlier published versions of the form have.",
+)
+@click.option(
     "--filter",
     "odata_filter",
     default=None,
@@ -88,6 +93,7 @@ def export_command(
     attachments: bool,
     group_paths: bool,
     split_select_multiples: bool,
+    deleted_fields: bool,
     odata_filter: str | None,
     k: int,
 ) -> None:
@@ -107,10 +113,14 @@ def export_command(
             attachments=attachments,
             group_paths=group_paths,
             split_select_multiples=split_select_multiples,
+            deleted_fields=deleted_fields,
         ),
-        "jsonl": export.write_jsonl,
+        "jsonl": partial(export.write_jsonl, deleted_fields=deleted_fields),
         "xlsx": partial(
-            write_xlsx, group_paths=group_paths, split_select_multiples=split_select_multiples
+            write_xlsx,
+            group_paths=group_paths,
+            split_select_multiples=split_select_multiples,
+            deleted_fields=deleted_fields,
         ),
     }
     write = writers[fmt]

@@ -31,7 +31,6 @@ from collector.dataset import Viewer
 from collector.errors import InvalidInput
 from collector.export_xlsx import write_xlsx
 from collector.models import Role
-from collector.odata.errors import ODataNotImplemented
 from collector.roles import Action
 
 bp = Blueprint("exports", __name__, url_prefix="/v1/projects/<int:project_id>/forms")
@@ -44,6 +43,11 @@ QUERY = (
         "string",
         "only the submissions it matches: __id and __system/ submissionDate, updatedAt, "
         "submitterId, reviewState, deletedAt compared with values",
+    ),
+    (
+        "deletedFields",
+        "boolean",
+        "also the fields only earlier published versions of the form have (default false)",
     ),
 )
 ZIP_QUERY = (
@@ -58,12 +62,6 @@ ZIP_QUERY = (
 )
 FALSE = ("false", "0", "no", "off")
 TRUE = ("true", "1", "yes", "on")
-# Central's export options this server does not apply, each with the value that asks for what
-# it exports anyway (None: any value). Another value is refused rather than ignored, so that a
-# script never takes the whole, or another shape, for what it asked.
-UNAPPLIED = {
-    "deletedFields": "false",
-}
 
 
 def _viewer(profile: str) -> Viewer:
@@ -85,19 +83,6 @@ def _params() -> tuple[str, str]:
     return str(values.get("profile", "pseudonymised")), str(values.get("reason", ""))
 
 
-def _refuse_unapplied() -> None:
-    values = _values()
-    for name, usual in UNAPPLIED.items():
-        value = values.get(name)
-        if value is None or value == "" or str(value).strip().lower() == usual:
-            continue
-        raise ODataNotImplemented(
-            f"this server does not apply the export option {name}={value}: "
-            f"only {name}={usual} is offered",
-            option=name,
-        )
-
-
 def _filter() -> str | None:
     """Central's ``$filter`` on submission metadata (``exportrun.begin`` reads it)."""
     value = _values().get("$filter")
@@ -111,7 +96,7 @@ def _filter() -> str | None:
 def _flag(name: str, default: bool) -> bool:
     """One of Central's boolean export options (query or body), as Central reads it: an
     option on by default is off only when it says false, one off by default on only when it
-    says true (``attachments``, ``groupPaths``; ``splitSelectMultiples``)."""
+    says true (``attachments``, ``groupPaths``; ``splitSelectMultiples``, ``deletedFields``)."""
     value = _values().get(name, default)
     if isinstance(value, bool):
         return value
@@ -133,18 +118,24 @@ def _export(
 ) -> tuple[IO[bytes], dict[str, Any]]:
     who = context.require(Action.EXPORT, project_id)
     form = publishing.get_form(context.db(), project_id, xml_form_id)
-    _refuse_unapplied()
     profile, reason = _params()
     handle = tempfile.TemporaryFile()
     group_paths, split = _flag("groupPaths", True), _flag("splitSelectMultiples", False)
+    deleted = _flag("deletedFields", False)
     writers: dict[str, Callable[..., dict[str, Any]]] = {
-        "jsonl": export.write_jsonl,
-        "xlsx": partial(write_xlsx, group_paths=group_paths, split_select_multiples=split),
+        "jsonl": partial(export.write_jsonl, deleted_fields=deleted),
+        "xlsx": partial(
+            write_xlsx,
+            group_paths=group_paths,
+            split_select_multiples=split,
+            deleted_fields=deleted,
+        ),
         "zip": partial(
             export.write_csv_zip,
             attachments=attachments,
             group_paths=group_paths,
             split_select_multiples=split,
+            deleted_fields=deleted,
         ),
     }
     write = writers[kind]

@@ -10,6 +10,7 @@ batches, so memory does not grow with the number of submissions.
 from __future__ import annotations
 
 import base64
+import functools
 import heapq
 import itertools
 import json
@@ -34,7 +35,7 @@ from collector.models import (
     not_draft,
 )
 from collector.records import model_for
-from forms.model import Field, FormModel
+from forms.model import Field, FormModel, merge_models
 from forms.policy import PIIKind
 
 BATCH = 500
@@ -135,7 +136,20 @@ def select_values(entries: Iterator[Entry], tables: Sequence[Table]) -> dict[str
 def header_of(model: FormModel, path: str, within: str | None = None) -> str:
     """Return the CSV header of a field path: the path below ``within`` (a repeat's path, by
     default the root), '-'-joined."""
-    return path[len(within or model.root) + 1 :].replace("/", "-")
+    if within is not None:
+        return path[len(within) + 1 :].replace("/", "-")
+    return _below_root(path).replace("/", "-")
+
+
+def _below_root(path: str) -> str:
+    """A path without its root element (that of its own version: with deleted fields, an
+    earlier version's root element may have had another name)."""
+    return path.split("/", 2)[-1]
+
+
+def exported(f: Field) -> bool:
+    """Whether a field has a column: not a note, and not dropped (never stored)."""
+    return not f.is_note and not (f.pii is not None and f.pii.kind == PIIKind.DROP)
 
 
 def tables_for(model: FormModel, *, group_paths: bool = True) -> list[Table]:
@@ -146,12 +160,12 @@ def tables_for(model: FormModel, *, group_paths: bool = True) -> list[Table]:
         return tuple(
             Column(f, header_of(model, f.path, repeat) if group_paths else f.name)
             for f in model.fields_in(repeat)
-            if not f.is_note and not (f.pii is not None and f.pii.kind == PIIKind.DROP)
+            if exported(f)
         )
 
     tables = [Table("Submissions", None, columns(None))]
     for repeat in model.repeats:
-        name = "Submissions." + repeat[len(model.root) + 1 :].replace("/", ".")
+        name = "Submissions." + _below_root(repeat).replace("/", ".")
         tables.append(Table(name, repeat, columns(repeat)))
     return tables
 
@@ -434,10 +448,21 @@ def _keyset(
         after = found[-1].id
 
 
-def model_of(session: Session, form: Form, version_id: int | None = None) -> FormModel:
-    """Return the model of a form's current published version (or of one version)."""
-    from collector.publishing import current_version
+def model_of(
+    session: Session, form: Form, version_id: int | None = None, *, deleted_fields: bool = False
+) -> FormModel:
+    """Return the model of a form's current published version (or of one version).
 
+    With ``deleted_fields`` (Central's export option), the current version's model with every
+    field that only earlier published versions have merged back (``merge_models``, oldest
+    first), each with its own version's definition and PII rule.
+    """
+    from collector.publishing import current_version, published_versions
+
+    if deleted_fields and not version_id:
+        models = [model_for(v.xml, v.policy) for v in published_versions(session, form.id)]
+        assert models, "the form has no published version"
+        return functools.reduce(merge_models, models)
     version = (
         session.get(FormVersion, version_id) if version_id else current_version(session, form.id)
     )

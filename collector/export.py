@@ -62,14 +62,16 @@ def write_csv_zip(
     odata_filter: str | None = None,
     group_paths: bool = True,
     split_select_multiples: bool = False,
+    deleted_fields: bool = False,
 ) -> dict[str, Any]:
     """Stream a CSV zip of a form's processed submissions into ``out``; return the summary.
 
     With ``attachments``, the decrypted files the viewer may have go in under ``media/``;
     ``odata_filter`` keeps the submissions it matches (``exportrun.begin``); without
     ``group_paths`` a column is headed by its field's name alone; with
-    ``split_select_multiples`` each value of a select-multiple field gets a 1/0 column (both
-    as Central's options).
+    ``split_select_multiples`` each value of a select-multiple field gets a 1/0 column; with
+    ``deleted_fields`` the fields only earlier versions have get columns too (all three as
+    Central's options).
     """
     if attachments and viewer.secrets is None:
         raise ValueError("an export with attachments needs the viewer's secrets to open them")
@@ -85,6 +87,7 @@ def write_csv_zip(
             odata_filter,
             group_paths=group_paths,
             split_select_multiples=split_select_multiples,
+            deleted_fields=deleted_fields,
             attachments=attachments,
         )
         return _write_csv_zip(out, form, writer, progress, attachments)
@@ -217,10 +220,21 @@ def write_jsonl(
     k: int = K_DEFAULT,
     progress: Progress | None = None,
     odata_filter: str | None = None,
+    deleted_fields: bool = False,
 ) -> dict[str, Any]:
     """Stream one JSON object per processed submission; the summary is the last line."""
     with settled_heap():
-        writer = begin(session, form, actor, viewer, profile, reason, k, odata_filter)
+        writer = begin(
+            session,
+            form,
+            actor,
+            viewer,
+            profile,
+            reason,
+            k,
+            odata_filter,
+            deleted_fields=deleted_fields,
+        )
         return _write_jsonl(out, writer, progress)
 
 

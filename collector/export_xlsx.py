@@ -66,6 +66,7 @@ def write_xlsx(
     odata_filter: str | None = None,
     group_paths: bool = True,
     split_select_multiples: bool = False,
+    deleted_fields: bool = False,
 ) -> dict[str, Any]:
     """Write a workbook of a form's processed submissions into ``out``; return the summary."""
     with exportrun.settled_heap():
@@ -80,6 +81,7 @@ def write_xlsx(
             odata_filter,
             group_paths=group_paths,
             split_select_multiples=split_select_multiples,
+            deleted_fields=deleted_fields,
             format="xlsx",
         )
         with _Book() as book:

@@ -28,6 +28,7 @@ from collector.dataset import (
     Table,
     Viewer,
     decoded,
+    exported,
     header_of,
     model_of,
     select_values,
@@ -68,6 +69,9 @@ class Summary:
     profile: str
     #: Whether a ``$filter`` chose what was exported (``exported`` counts what it kept).
     filtered: bool = False
+    #: With Central's ``deletedFields``: the columns of fields that only earlier published
+    #: versions of the form have (blank in the rows of later versions).
+    deleted_columns: list[str] = field(default_factory=list)
     exported: int = 0
     received: int = 0
     processed: int = 0
@@ -312,6 +316,7 @@ def begin(
     *,
     group_paths: bool = True,
     split_select_multiples: bool = False,
+    deleted_fields: bool = False,
     **details: Any,
 ) -> Run:
     """Authorise and audit an export (``details`` go into its ``export.start`` entry), and
@@ -319,12 +324,22 @@ def begin(
 
     ``odata_filter`` (an OData ``$filter`` on submission metadata) narrows what is exported;
     it is read before anything else, so a bad one changes nothing. The intake side of the
-    summary still counts the whole form, so that what was left out shows.
+    summary still counts the whole form, so that what was left out shows. With
+    ``deleted_fields``, the fields earlier versions had and the current one does not are
+    exported too (``model_of``).
     """
     where = [] if odata_filter is None else export_filter(odata_filter)
     _authorise(session, actor, form, profile, reason)
-    model = model_of(session, form)
+    model = model_of(session, form, deleted_fields=deleted_fields)
     summary = Summary(form.xml_form_id, profile, k=k, filtered=odata_filter is not None)
+    if deleted_fields:
+        current = model_of(session, form)
+        summary.deleted_columns = [
+            header_of(model, f.path)
+            for f in model.fields
+            if not current.has_field(f.path) and exported(f)
+        ]
+        details["deleted_fields"] = True
     reconcile(session, form, summary)
     summary.withheld_columns = (
         []

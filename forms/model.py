@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from forms.entity import EntityDeclaration, read_declaration
@@ -18,7 +18,16 @@ from forms.flatten import FlatInstance, Row, flatten_instance
 from forms.policy import PIIPolicy, PIIRule
 from forms.xmlsafe import MAX_XFORM_BYTES, attribute, child, children, local, parse_xml
 
-__all__ = ["Choice", "Field", "FlatInstance", "FormModel", "Row", "flatten_instance", "parse_xform"]
+__all__ = [
+    "Choice",
+    "Field",
+    "FlatInstance",
+    "FormModel",
+    "Row",
+    "flatten_instance",
+    "merge_models",
+    "parse_xform",
+]
 
 DEFAULT_LANGUAGE = "default"
 _ITEXT_REF = re.compile(r"""jr:itext\(\s*['"]([^'"]+)['"]\s*\)""")
@@ -120,6 +129,43 @@ class FormModel:
     def flatten(self, instance_xml: bytes) -> FlatInstance:
         """Flatten one submission's instance XML into its root row and repeat rows."""
         return flatten_instance(self, instance_xml)
+
+
+def merge_models(older: FormModel, newer: FormModel) -> FormModel:
+    """Return ``newer`` with the fields only ``older`` has revived (an export's deleted fields).
+
+    As Central merges a form's versions for ``deletedFields``: the newer version's fields keep
+    their order and their definition (type, labels, PII rule); a field it no longer has comes
+    back, as the older version defined it, at the end of the innermost group or repeat they
+    still share, so that a group dropped whole comes back whole and in its order. Repeats and
+    groups only the older version has come back too.
+    """
+    merged = list(newer.fields)
+    known = {f.path for f in merged}
+    for revived in older.fields:
+        if revived.path in known:
+            continue
+        merged.insert(_subtree_end(merged, revived.path, newer.root), revived)
+        known.add(revived.path)
+    return replace(
+        newer,
+        fields=tuple(merged),
+        repeats=newer.repeats + tuple(r for r in older.repeats if r not in newer.repeat_paths),
+        groups=newer.groups + tuple(g for g in older.groups if g not in newer.groups),
+    )
+
+
+def _subtree_end(fields: list[Field], path: str, root: str) -> int:
+    """Where a field at ``path`` goes among ``fields``: after the last field of its nearest
+    enclosing group or repeat that ``fields`` still has (the root's: at the end)."""
+    parent = path.rsplit("/", 1)[0]
+    while len(parent) > len(root):
+        prefix = parent + "/"
+        for at in range(len(fields) - 1, -1, -1):
+            if fields[at].path.startswith(prefix):
+                return at + 1
+        parent = parent.rsplit("/", 1)[0]
+    return len(fields)
 
 
 def parse_xform(xml: bytes, policy: PIIPolicy | None = None) -> FormModel:

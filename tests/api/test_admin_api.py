@@ -263,13 +263,6 @@ def test_an_edited_submission_is_exported_once(world: World) -> None:
             {"$filter": 3},
             400.8,
         ),
-        (
-            "csv: deletedFields",
-            "get",
-            "/forms/simple/submissions.csv?deletedFields=true",
-            None,
-            501.1,
-        ),
     ],
 )
 def test_admin_and_export_refuse_bad_input(

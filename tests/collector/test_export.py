@@ -20,7 +20,7 @@ from openpyxl.worksheet._writer import ALL_TEMP_FILES, create_temporary_file
 from sqlalchemy import Engine, event, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import export, export_xlsx, exportrun, vault
+from collector import export, export_xlsx, exportrun, publishing, vault
 from collector.audit import CLI, Actor
 from collector.dataset import GEO_PARTS, Viewer
 from collector.db import session_factory, transaction
@@ -29,7 +29,7 @@ from collector.export_xlsx import write_xlsx
 from collector.models import AuditEntry, Form, FormVersion, SubmissionPart, SubmissionRecord
 from tests.collector.test_vault import profile
 from tests.support.pipeline import process_all, publish, submit
-from tests.support.xlsform import PROFILE
+from tests.support.xlsform import PROFILE, md_to_xlsx
 
 MANAGER = Actor("user", 2, "dm@example.org", role="data-manager")
 ADMIN = Actor("user", 1, "admin@example.org", role="admin")
@@ -530,3 +530,94 @@ def test_split_select_multiples_gives_each_value_seen_a_column(
         header = archive.read("needs.csv").decode().splitlines()[0]
     assert "needs," in header
     assert "/" not in header
+
+
+CHANGING = """
+| survey   |
+|          | type         | name    | label   | pii        |
+|          | text         | town    | Town    |            |
+{rows}
+| settings |
+|          | form_id  | version   |
+|          | changing | {version} |
+"""
+CHANGING_V1 = """\
+|          | text         | contact | Contact | identifier |
+|          | text         | story   | Story   | sensitive  |
+|          | begin_repeat | trip    | Trip    |            |
+|          | text         | stop    | Stop    |            |
+|          | end_repeat   |         |         |            |"""
+CHANGING_V2 = """\
+|          | integer      | size    | Size    |            |"""
+
+
+def test_deleted_fields_export_what_only_earlier_versions_asked(
+    sessions: sessionmaker[Session], kek: bytes
+) -> None:
+    with transaction(sessions) as session:
+        first = publish(session, kek, CHANGING.format(rows=CHANGING_V1, version="1"))
+        project_id = first.form.project_id
+    with sessions() as session:
+        submit(
+            session,
+            first,
+            "<town>Van</town><contact>Dilek Kaya</contact><story>crossed at night</story>"
+            "<trip><stop>Erciş</stop></trip><trip><stop>Tatvan</stop></trip>",
+        )
+        session.commit()
+    with transaction(sessions) as session:
+        second = publishing.publish_xlsform(
+            session, project_id, md_to_xlsx(CHANGING.format(rows=CHANGING_V2, version="2"))
+        )
+    with sessions() as session:
+        submit(session, second, "<town>Muş</town><size>4</size>")
+        session.commit()
+    process_all(sessions, kek)
+
+    # By default, the current version's columns only, as before.
+    plain = read_zip(run(sessions, kek, export.write_csv_zip)[0])
+    assert set(plain) == {"changing.csv"}
+    assert "story" not in plain["changing.csv"][0]
+
+    data, summary = run(sessions, kek, export.write_csv_zip, deleted_fields=True)
+    tables = read_zip(data)
+    assert set(tables) == {"changing.csv", "changing-trip.csv"}
+    root = {r["town"]: r for r in tables["changing.csv"]}
+    header = list(tables["changing.csv"][0])
+    assert header[:5] == ["SubmissionDate", "town", "size", "meta-instanceID", "contact"]
+    assert header.index("story") == 5
+    assert summary["deleted_columns"] == ["contact", "story", "trip-stop"]
+    # The earlier version's rule still holds: the identifier as its pseudonym, the sensitive
+    # value withheld from a data manager; the later submission leaves those columns blank.
+    assert root["Van"]["contact"].startswith("P")
+    assert root["Van"]["story"] == ""
+    assert (root["Muş"]["contact"], root["Muş"]["size"]) == ("", "4")
+    assert (root["Van"]["size"], root["Van"]["FormVersion"]) == ("", "1")
+    assert [r["stop"] for r in tables["changing-trip.csv"]] == ["Erciş", "Tatvan"]
+    assert {r["PARENT_KEY"] for r in tables["changing-trip.csv"]} == {root["Van"]["KEY"]}
+    for secret in ("Dilek Kaya", "crossed at night"):
+        assert secret.encode() not in data
+    assert "story" in summary["withheld_columns"]
+    admin = Viewer(vault.Secrets(kek), sensitive=True)
+    opened = read_zip(
+        run(sessions, kek, export.write_csv_zip, deleted_fields=True, viewer=admin, actor=ADMIN)[0]
+    )
+    assert {r["story"] for r in opened["changing.csv"]} == {"crossed at night", ""}
+
+    # JSON Lines and xlsx take the option too.
+    lines = run(sessions, kek, export.write_jsonl, deleted_fields=True)[0].decode().splitlines()
+    first_row = json.loads(lines[0])
+    assert first_row["contact"].startswith("P")
+    assert [t["stop"] for t in first_row["trip"]] == [
+        "Erciş",
+        "Tatvan",
+    ]
+    book = read_xlsx(run(sessions, kek, write_xlsx, deleted_fields=True)[0])
+    assert "stop" in book["trip"][0]
+    with sessions() as session:
+        starts = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "export.start")
+        ).all()
+    flagged = [json.loads(e.details or "{}").get("deleted_fields") for e in starts]
+    assert flagged.count(True) == 4
+    assert flagged.count(None) == 1

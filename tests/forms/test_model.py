@@ -11,7 +11,7 @@ import pytest
 
 from forms.build import build_xform
 from forms.errors import ErrorCode, FormError
-from forms.model import FormModel, parse_xform
+from forms.model import FormModel, merge_models, parse_xform
 from forms.policy import PIIKind, PIIPolicy, PIIRule, derive_identifier_type, parse_quasi_rule
 from forms.verify import verify_xform
 
@@ -260,3 +260,94 @@ def test_policy_is_hashable_and_immutable() -> None:
     assert hash(policy) == hash(PIIPolicy({"/f/a": PIIRule(PIIKind.DROP)}))
     with pytest.raises(TypeError):
         policy.fields["/f/b"] = PIIRule(PIIKind.DROP)  # type: ignore[index]
+
+
+def _versioned(xlsform: Form, rows: str, version: str, name: str = "hh") -> FormModel:
+    md = (
+        "| survey |\n|        | type | name | label | pii |\n"
+        + rows
+        + f"| settings |\n|          | form_id | version | name |\n|          | hh | {version} | {name} |\n"
+    )
+    built = build_xform(xlsform(md))
+    assert built.model is not None
+    return built.model
+
+
+V1 = """\
+|        | text         | a       | A       |            |
+|        | begin_group  | place   | Place   |            |
+|        | text         | city    | City    |            |
+|        | text         | street  | Street  | sensitive  |
+|        | end_group    |         |         |            |
+|        | begin_group  | old     | Old     |            |
+|        | text         | o1      | O1      |            |
+|        | text         | o2      | O2      | identifier |
+|        | end_group    |         |         |            |
+|        | begin_repeat | visit   | Visit   |            |
+|        | date         | when    | When    |            |
+|        | text         | note_v  | Note    |            |
+|        | end_repeat   |         |         |            |
+|        | begin_repeat | trip    | Trip    |            |
+|        | text         | to      | To      |            |
+|        | end_repeat   |         |         |            |
+|        | integer      | z       | Z       |            |
+"""
+V2 = """\
+|        | integer      | a       | A       |            |
+|        | begin_group  | place   | Place   |            |
+|        | text         | city    | City    |            |
+|        | text         | zone    | Zone    |            |
+|        | end_group    |         |         |            |
+|        | begin_repeat | visit   | Visit   |            |
+|        | date         | when    | When    |            |
+|        | end_repeat   |         |         |            |
+|        | text         | b       | B       |            |
+"""
+
+
+def test_merge_models_revives_deleted_fields_where_central_puts_them(xlsform: Form) -> None:
+    older, newer = _versioned(xlsform, V1, "1"), _versioned(xlsform, V2, "2")
+    merged = merge_models(older, newer)
+    paths = [
+        f.path.removeprefix("/hh/") for f in merged.fields if not f.path.startswith("/hh/meta")
+    ]
+    # The newer fields keep their order; a revived one ends its group or repeat, a group
+    # dropped whole comes back whole, after what remains of the root.
+    assert paths == [
+        "a",
+        "place/city",
+        "place/zone",
+        "place/street",
+        "visit/when",
+        "visit/note_v",
+        "b",
+        "old/o1",
+        "old/o2",
+        "trip/to",
+        "z",
+    ]
+    # Shared fields are the newer version's; revived ones keep their own definition and rule.
+    assert merged.field("/hh/a").type == "int"
+    assert merged.field("/hh/place/street").pii.kind == PIIKind.SENSITIVE  # type: ignore[union-attr]
+    assert merged.field("/hh/old/o2").pii.kind == PIIKind.IDENTIFIER  # type: ignore[union-attr]
+    assert merged.repeats == ("/hh/visit", "/hh/trip")
+    assert [f.path for f in merged.fields_in("/hh/trip")] == ["/hh/trip/to"]
+    assert "/hh/old" in merged.groups
+    assert merged.version == "2"
+    # Neither input changed (models are cached and shared).
+    assert [f.path for f in newer.fields] != [f.path for f in merged.fields]
+    assert not newer.has_field("/hh/z")
+    # Merging a version with itself changes nothing.
+    same = merge_models(newer, newer)
+    assert same.fields == newer.fields
+    assert same.repeats == newer.repeats
+
+
+def test_merge_models_takes_an_earlier_root_element_name(xlsform: Form) -> None:
+    older = _versioned(xlsform, V1, "1", name="household")
+    merged = merge_models(older, _versioned(xlsform, V2, "2"))
+    assert merged.root == "/hh"
+    # Every field of the older root comes back (its records hold those paths), at the end.
+    revived = [f.path for f in merged.fields if f.path.startswith("/household/")]
+    assert revived[:2] == ["/household/a", "/household/place/city"]
+    assert all(f.path.startswith("/household/") for f in merged.fields[-len(revived) :])
