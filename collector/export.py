@@ -153,7 +153,7 @@ def _note_media(writer: Run, tables: list[Table], entry: Entry, carried: IO[str]
     sub = entry.submission
     for name in entry.document["media"]:
         if name in shown:
-            carried.write(json.dumps([sub.id, sub.instance_id, name]) + "\n")
+            carried.write(json.dumps([sub.id, writer.key(sub), name]) + "\n")
             writer.summary.media_files += 1
         else:
             writer.summary.media_withheld += 1
@@ -253,8 +253,9 @@ def _json_row(writer: Run, tables: list[Table], entry: Entry) -> dict[str, Any]:
     root = tables[0]
     values = writer.renderer.pick(entry.document.get("root", {}), writer.paths(root))
     writer.count_quasi(values)
+    rekey = writer.rekey(sub)
     row: dict[str, Any] = {
-        "__id": sub.instance_id,
+        "__id": writer.key(sub),
         "__system": {
             "submissionDate": timestamp(writer.versions.first(sub).created_at),
             "submitterId": str(sub.submitter_id or ""),
@@ -273,7 +274,11 @@ def _json_row(writer: Run, tables: list[Table], entry: Entry) -> dict[str, Any]:
                     strict=True,
                 )
             )
-            | {"__id": r.get("key"), "__parent": r.get("parent")}
+            | (
+                {"__id": r.get("key"), "__parent": r.get("parent")}
+                if rekey is None
+                else {"__id": rekey(r.get("key")), "__parent": rekey(r.get("parent"))}
+            )
             for r in stored.get(table.repeat, [])
         ]
     return row

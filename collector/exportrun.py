@@ -206,12 +206,36 @@ class Run:
         """An entry's rows of a repeat table: the values, then PARENT_KEY and KEY."""
         paths, pick = self.paths(table), self.renderer.pick
         spread = table.spread if table.spreads else None
+        rekey = self.rekey(entry.submission)
         for row in entry.document.get("repeats", {}).get(table.repeat, ()):
             values = pick(row.get("values", {}), paths)
             if spread is not None:
                 values = spread(values)
             values += (row.get("parent"), row.get("key"))
+            if rekey is not None:
+                values[-2:] = [rekey(values[-2]), rekey(values[-1])]
             yield values
+
+    def key(self, sub: Any) -> str:
+        """A submission's KEY, as Central's: the logical submission's instanceID (its first
+        version's), which is also its OData ``__id``."""
+        return str(self.versions.first(sub).instance_id)
+
+    def rekey(self, sub: Any) -> Callable[[str | None], str | None] | None:
+        """For an edited submission, what turns its repeat rows' stored keys (built on the
+        current version's instanceID) into keys built on ``key``; None when never edited."""
+        if sub.root_id is None:
+            return None
+        current, logical = sub.instance_id, self.key(sub)
+        if current == logical:
+            return None
+
+        def rekeyed(stored: str | None) -> str | None:
+            if stored is None or not stored.startswith(current):
+                return stored
+            return logical + stored[len(current) :]
+
+        return rekeyed
 
     def files(self, table: Table) -> tuple[str, ...]:
         """The field paths of a table's file (binary) columns, computed once."""
@@ -257,7 +281,7 @@ class Run:
         return [
             timestamp(first.created_at) or "",
             *table.spread(values),
-            sub.instance_id,
+            first.instance_id,
             submitter_id,
             submitter_name,
             str(max(sub.received_parts - xml, 0)),

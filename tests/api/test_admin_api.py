@@ -184,7 +184,10 @@ def test_exports_keep_what_their_filter_matches(world: World) -> None:
 def test_an_edited_submission_is_exported_once(world: World) -> None:
     central, a, form = world.central, world.project_a, world.form
     edit = simple_instance(
-        "uuid:0a1b2c3d-0000-4000-8000-0000000000e2", place="Ağrı", deprecated=world.instance_id
+        "uuid:0a1b2c3d-0000-4000-8000-0000000000e2",
+        place="Ağrı",
+        names=("Ece", "Nur"),
+        deprecated=world.instance_id,
     )
     response = central.api(world.admin).put(
         f"/v1/projects/{a}/forms/{form}/submissions/{world.instance_id.replace(':', '%3A')}",
@@ -196,11 +199,24 @@ def test_an_edited_submission_is_exported_once(world: World) -> None:
     zipped = central.api(world.manager).get(f"/v1/projects/{a}/forms/{form}/submissions.csv.zip")
     with zipfile.ZipFile(io.BytesIO(zipped.data)) as archive:
         rows = list(csv.DictReader(io.StringIO(archive.read(f"{form}.csv").decode())))
+        people = list(csv.DictReader(io.StringIO(archive.read(f"{form}-people.csv").decode())))
     [row] = rows
     assert row["place"] == "Ağrı"
     # As in OData: the logical submission's date, submitter and review state, and its edits.
     odata = central.api(world.manager).get(f"/v1/projects/{a}/forms/{form}.svc/Submissions")
     [system] = [r["__system"] for r in odata.get_json()["value"]]
+    # Its KEY is the logical submission's instanceID (OData's __id), and so are its repeat
+    # rows' keys, although the rows were stored under the edit's instanceID.
+    [odata_id] = [r["__id"] for r in odata.get_json()["value"]]
+    assert row["KEY"] == odata_id == world.instance_id
+    assert row["meta-instanceID"] == "uuid:0a1b2c3d-0000-4000-8000-0000000000e2"
+    assert [(p["PARENT_KEY"], p["KEY"]) for p in people] == [
+        (world.instance_id, f"{world.instance_id}/people[{n}]") for n in (1, 2)
+    ]
+    lines = central.api(world.manager).get(f"/v1/projects/{a}/forms/{form}/submissions.jsonl")
+    exported = json.loads(lines.data.decode().splitlines()[0])
+    assert exported["__id"] == world.instance_id
+    assert [p["__parent"] for p in exported["people"]] == [world.instance_id] * 2
     assert row["SubmissionDate"] == system["submissionDate"]
     assert row["Edits"] == str(system["edits"]) == "1"
     assert row["SubmitterID"] == system["submitterId"] == str(world.admin_id)
