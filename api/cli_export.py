@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
-from functools import partial
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -16,7 +14,6 @@ from api.cli_common import CLIState, pass_state
 from collector import export, exportrun, publishing, vault
 from collector.audit import CLI
 from collector.dataset import Viewer
-from collector.export_xlsx import write_xlsx
 from collector.models import Submission, not_draft
 
 
@@ -26,7 +23,7 @@ from collector.models import Submission, not_draft
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["csv.zip", "jsonl", "xlsx"]),
+    type=click.Choice(export.FORMATS),
     default="csv.zip",
     show_default=True,
 )
@@ -107,23 +104,13 @@ def export_command(
         sensitive=include_sensitive,
         reidentify=profile == "reidentified",
     )
-    writers: dict[str, Callable[..., dict[str, Any]]] = {
-        "csv.zip": partial(
-            export.write_csv_zip,
-            attachments=attachments,
-            group_paths=group_paths,
-            split_select_multiples=split_select_multiples,
-            deleted_fields=deleted_fields,
-        ),
-        "jsonl": partial(export.write_jsonl, deleted_fields=deleted_fields),
-        "xlsx": partial(
-            write_xlsx,
-            group_paths=group_paths,
-            split_select_multiples=split_select_multiples,
-            deleted_fields=deleted_fields,
-        ),
-    }
-    write = writers[fmt]
+    write = export.writer_for(
+        fmt,
+        attachments=attachments,
+        group_paths=group_paths,
+        split_select_multiples=split_select_multiples,
+        deleted_fields=deleted_fields,
+    )
     with instance.sessions() as session:
         form = publishing.get_form(session, project_id, xml_form_id)
         total = (

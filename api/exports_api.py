@@ -18,8 +18,7 @@ from __future__ import annotations
 import json
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator
-from functools import partial
+from collections.abc import Iterator
 from typing import IO, Any
 
 from flask import Blueprint, Response, request
@@ -29,7 +28,6 @@ from api.openapi import operation
 from collector import export, publishing
 from collector.dataset import Viewer
 from collector.errors import InvalidInput
-from collector.export_xlsx import write_xlsx
 from collector.models import Role
 from collector.roles import Action
 
@@ -120,25 +118,13 @@ def _export(
     form = publishing.get_form(context.db(), project_id, xml_form_id)
     profile, reason = _params()
     handle = tempfile.TemporaryFile()
-    group_paths, split = _flag("groupPaths", True), _flag("splitSelectMultiples", False)
-    deleted = _flag("deletedFields", False)
-    writers: dict[str, Callable[..., dict[str, Any]]] = {
-        "jsonl": partial(export.write_jsonl, deleted_fields=deleted),
-        "xlsx": partial(
-            write_xlsx,
-            group_paths=group_paths,
-            split_select_multiples=split,
-            deleted_fields=deleted,
-        ),
-        "zip": partial(
-            export.write_csv_zip,
-            attachments=attachments,
-            group_paths=group_paths,
-            split_select_multiples=split,
-            deleted_fields=deleted,
-        ),
-    }
-    write = writers[kind]
+    write = export.writer_for(
+        kind,
+        attachments=attachments,
+        group_paths=_flag("groupPaths", True),
+        split_select_multiples=_flag("splitSelectMultiples", False),
+        deleted_fields=_flag("deletedFields", False),
+    )
     try:
         summary = write(
             handle,
@@ -175,7 +161,7 @@ def _send(handle: IO[bytes], mimetype: str, filename: str, summary: dict[str, An
 def csv_zip(project_id: int, xml_form_id: str) -> Response:
     """The CSV zip export, with the decrypted files unless ``attachments=false``."""
     handle, summary = _export(
-        project_id, xml_form_id, "zip", attachments=_flag("attachments", True)
+        project_id, xml_form_id, "csv.zip", attachments=_flag("attachments", True)
     )
     return _send(handle, "application/zip", f"{xml_form_id}.csv.zip", summary)
 
@@ -184,7 +170,7 @@ def csv_zip(project_id: int, xml_form_id: str) -> Response:
 @operation("Export the root table as CSV", "project", produces="text/csv", query=QUERY)
 def root_csv(project_id: int, xml_form_id: str) -> Response:
     """The root table alone, as Central's ``submissions.csv``."""
-    handle, summary = _export(project_id, xml_form_id, "zip")
+    handle, summary = _export(project_id, xml_form_id, "csv.zip")
     out = tempfile.TemporaryFile()
     with handle, zipfile.ZipFile(handle) as archive, archive.open(f"{xml_form_id}.csv") as raw:
         while chunk := raw.read(CHUNK):

@@ -20,6 +20,8 @@ import logging
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
+from functools import partial
 from typing import IO, Any
 
 from sqlalchemy import select
@@ -28,6 +30,7 @@ from sqlalchemy.orm import Session
 from collector import vault
 from collector.audit import Actor
 from collector.dataset import Entry, Table, Viewer
+from collector.export_xlsx import write_xlsx
 from collector.exportrun import (
     EXPORT_BATCH,
     K_DEFAULT,
@@ -282,3 +285,30 @@ def _json_row(writer: Run, tables: list[Table], entry: Entry) -> dict[str, Any]:
             for r in stored.get(table.repeat, [])
         ]
     return row
+
+
+#: The formats an export is written in, by the name the command line gives them.
+FORMATS = ("csv.zip", "jsonl", "xlsx")
+
+
+def writer_for(
+    fmt: str,
+    *,
+    attachments: bool = True,
+    group_paths: bool = True,
+    split_select_multiples: bool = False,
+    deleted_fields: bool = False,
+) -> Callable[..., dict[str, Any]]:
+    """The writer of a format (``FORMATS``) with Central's export options applied, each where
+    the format has it; it takes what every writer takes (out, session, form, actor, ...)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"no export format {fmt!r}")
+    if fmt == "jsonl":
+        return partial(write_jsonl, deleted_fields=deleted_fields)
+    tables = write_xlsx if fmt == "xlsx" else partial(write_csv_zip, attachments=attachments)
+    return partial(
+        tables,
+        group_paths=group_paths,
+        split_select_multiples=split_select_multiples,
+        deleted_fields=deleted_fields,
+    )

@@ -10,6 +10,7 @@ from click.testing import CliRunner, Result
 from flask import Flask
 
 from api.cli import main
+from api.config import Instance, Settings
 from tests.support.central import Central, make_central
 from tests.support.collect import CollectClient
 from tests.support.site import Sealer, Site, instance_of, make_app, served_site
@@ -29,6 +30,18 @@ def cli_env(tmp_path: Path, database_url: str) -> dict[str, str]:
         "COLLECTOR_MASTER_PASSPHRASE_FILE": "",
         "COLLECTOR_MASTER_KEY_FILE": "",
     }
+
+
+@pytest.fixture
+def cli_instance(cli_env: dict[str, str]) -> Iterator[Instance]:
+    """The instance the ``cli`` fixture's commands run on, open for setting up data."""
+    settings = Settings(
+        data_dir=Path(cli_env["COLLECTOR_DATA_DIR"]),
+        database_url=cli_env["COLLECTOR_DATABASE_URL"],
+        rsa_bits=2048,
+    )
+    with Instance(settings, create=True) as instance:
+        yield instance
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
-from api.config import Instance, Settings
+from api.config import Instance
 from collector.db import transaction
 from collector.models import FormVersion
 from tests.support.central import Central
@@ -231,21 +231,16 @@ def test_a_file_behind_a_pseudonym_goes_only_into_a_reidentified_export(
 
 
 def test_cli_export_carries_files_unless_told_not_to(
-    cli: Any, cli_env: dict[str, str], tmp_path: Path
+    cli: Any, cli_instance: Instance, tmp_path: Path
 ) -> None:
-    settings = Settings(
-        data_dir=Path(cli_env["COLLECTOR_DATA_DIR"]),
-        database_url=cli_env["COLLECTOR_DATABASE_URL"],
-        rsa_bits=2048,
-    )
-    with Instance(settings, create=True) as instance:
-        with transaction(instance.sessions) as session:
-            version = publish(session, instance.kek, MEDIA_FORM)
-            project = str(version.form.project_id)
-        with instance.sessions() as session:
-            submit(session, version, VALUES, media=[("site.jpg", SITE), ("scan.jpg", SCAN)])
-            session.commit()
-        process_all(instance.sessions, instance.kek)
+    instance = cli_instance
+    with transaction(instance.sessions) as session:
+        version = publish(session, instance.kek, MEDIA_FORM)
+        project = str(version.form.project_id)
+    with instance.sessions() as session:
+        submit(session, version, VALUES, media=[("site.jpg", SITE), ("scan.jpg", SCAN)])
+        session.commit()
+    process_all(instance.sessions, instance.kek)
 
     def exported(*options: str) -> dict[str, bytes]:
         out = tmp_path / f"export-{len(list(tmp_path.iterdir()))}.csv.zip"
