@@ -9,8 +9,9 @@ creates and edits submissions as plaintext XML, as pyodk sends them. One replays
 ``../shared/reference/pyodk_wire_log.json`` request by request (method, path, query, headers,
 body), with ids and placeholder bodies replaced by real ones, and asserts each answer. The
 rest call the remaining public methods of pyodk's client itself (forms listed, read and
-updated in its three ways; one entity created, updated and deleted), so that pyodk's own
-parsing of every answer is exercised, not only the status codes.
+updated in its three ways; one entity created, updated and deleted; an entity conflict two
+tablets made, read and resolved), so that pyodk's own parsing of every answer is exercised,
+not only the status codes.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from tests.support.databases import fresh_database
 from tests.support.pipeline import instance_xml
 from tests.support.server import collector_command, served
 from tests.support.wirelog import Replay, calls
-from tests.support.xlsform import HH_REGISTRATION, PROFILE, md_to_xlsx
+from tests.support.xlsform import HH_REGISTRATION, HH_VISIT, PROFILE, md_to_xlsx
 
 pytestmark = pytest.mark.slow
 
@@ -427,3 +428,74 @@ def test_pyodk_creates_updates_and_deletes_one_entity(live: Live) -> None:
         assert client.entities.get_table(**names)["value"] == []
         with pytest.raises(PyODKError):
             client.entities.delete(made.uuid, **names)
+
+
+def test_pyodk_sees_and_resolves_a_conflict_two_tablets_made(live: Live) -> None:
+    """Two tablets visit the same household offline, both from its first version: the later
+    visit still applies and flags the entity; pyodk reads the flag (its Entity model and the
+    OData feed) and the history, and a data manager's resolution clears it."""
+    with client_for(live, "conflicts") as client:
+        project_id = client.post("projects", json={"name": "Visits"}).json()["id"]
+        client.forms.default_project_id = client.entities.default_project_id = project_id
+        for name, md in (("hh_reg", HH_REGISTRATION), ("hh_visit", HH_VISIT)):
+            xlsx = live.tmp / f"{name}-conflicts.xlsx"
+            xlsx.write_bytes(md_to_xlsx(md))
+            assert client.forms.create(definition=xlsx, project_id=project_id).xmlFormId == name
+        [user] = client.projects.create_app_users(
+            display_names=["Team"], forms=["hh_reg", "hh_visit"], project_id=project_id
+        )
+        collect = CollectClient(f"{live.origin}/v1/key/{user.token}/projects/{project_id}")
+        forms = {f.form_id: f for f in collect.form_list()}
+        household = str(uuid.uuid4())
+
+        def send(form_id: str, values: str, entity: str) -> None:
+            listed, iid = forms[form_id], f"uuid:{uuid.uuid4()}"
+            xml = instance_xml(form_id, listed.version, values, iid, entity)
+            sealed = collect.seal(
+                collect.download(listed), form_id, listed.version, xml, instance_id=iid
+            )
+            assert collect.post(sealed).status_code == 201
+
+        send(
+            "hh_reg",
+            "<full_name>Hatice Demirtaş</full_name><village>Selçuk</village>"
+            "<dob>1979-11-30</dob><household>6</household>",
+            f'<entity dataset="households" create="1" id="{household}"><label>HH</label></entity>',
+        )
+        wait_processed(client, project_id, "hh_reg", 1)
+        visit = f'<entity dataset="households" id="{household}" update="1" baseVersion="1">'
+        for n, size in enumerate((7, 5), start=1):
+            send(
+                "hh_visit",
+                f"<household_id>{household}</household_id><status>visited</status>"
+                f"<household>{size}</household>",
+                visit + "<label></label></entity>",
+            )
+            wait_processed(client, project_id, "hh_visit", n)
+        names = {"entity_list_name": "households", "project_id": project_id}
+        [entity] = client.entities.list(**names)
+        # Both tablets changed the size from its first version: the second is a hard conflict.
+        assert entity.conflict == "hard"
+        assert entity.currentVersion.version == 3
+        assert entity.currentVersion.data["hh_size"] == "5"
+        [row] = client.entities.get_table(filter="__system/conflict eq 'hard'", **names)["value"]
+        assert row["__id"] == household
+        history = client.get(
+            f"projects/{project_id}/datasets/households/entities/{household}/versions"
+        ).json()
+        assert [(v["version"], v["conflict"]) for v in history] == [
+            (1, None),
+            (2, None),
+            (3, "hard"),
+        ]
+        assert history[2]["conflictingProperties"] == ["hh_size"]
+        resolved = client.patch(
+            f"projects/{project_id}/datasets/households/entities/{household}",
+            params={"resolve": "true", "baseVersion": "3"},
+        )
+        assert resolved.status_code == 200, resolved.text
+        [entity] = client.entities.list(**names)
+        assert entity.conflict is None
+        assert (
+            client.entities.get_table(filter="__system/conflict eq 'hard'", **names)["value"] == []
+        )
