@@ -11,10 +11,10 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from api.cli_common import CLIState, pass_state
-from collector import export, exportrun, publishing, vault
+from collector import drafts, export, exportrun, publishing, vault
 from collector.audit import CLI
 from collector.dataset import Viewer
-from collector.models import Submission, not_draft
+from collector.models import Submission, in_scope
 
 
 @click.command("export")
@@ -59,6 +59,12 @@ from collector.models import Submission, not_draft
     help="CSV zip and xlsx: a 1/0 column per value of each select-multiple field.",
 )
 @click.option(
+    "--draft",
+    "of_draft",
+    is_flag=True,
+    help="The test submissions of the form's draft, in the draft's columns.",
+)
+@click.option(
     "--deleted-fields",
     is_flag=True,
     help="Also the fields only earlier published versions of the form have.",
@@ -90,6 +96,7 @@ def export_command(
     attachments: bool,
     group_paths: bool,
     split_select_multiples: bool,
+    of_draft: bool,
     deleted_fields: bool,
     odata_filter: str | None,
     k: int,
@@ -113,9 +120,14 @@ def export_command(
     )
     with instance.sessions() as session:
         form = publishing.get_form(session, project_id, xml_form_id)
+        draft = drafts.get_draft(session, form) if of_draft else None
         total = (
             session.query(Submission)
-            .filter(Submission.form_id == form.id, Submission.state == "processed", not_draft())
+            .filter(
+                Submission.form_id == form.id,
+                Submission.state == "processed",
+                in_scope(None if draft is None else draft.id),
+            )
             .count()
         )
         unfinished = out.with_name(out.name + ".partial")
@@ -133,6 +145,7 @@ def export_command(
                     k=k,
                     progress=lambda n: bar.update(task, completed=n),
                     odata_filter=odata_filter,
+                    draft=draft,
                 )
         except BaseException:
             # A refused or failed export leaves no file behind (it may hold re-identified rows).

@@ -4,6 +4,7 @@
     GET|POST /v1/projects/<p>/forms/<f>/submissions.csv       the root table only
     GET      /v1/projects/<p>/forms/<f>/submissions.jsonl     one JSON object per submission
     GET      /v1/projects/<p>/forms/<f>/submissions.xlsx      a worksheet per table + summary
+    …        /v1/projects/<p>/forms/<f>/draft/submissions.*   the same, of the draft's tests
 
 Values are pseudonymised (identifiers as their pseudonym). Sensitive values are opened for
 admins only. ``?profile=reidentified&reason=…`` gives originals to an admin, audited. The file
@@ -25,7 +26,7 @@ from flask import Blueprint, Response, request
 
 from api import context
 from api.openapi import operation
-from collector import export, publishing
+from collector import drafts, export, publishing
 from collector.dataset import Viewer
 from collector.errors import InvalidInput
 from collector.models import Role
@@ -58,6 +59,10 @@ ZIP_QUERY = (
         "a 1/0 column per value of each select-multiple field without a PII rule",
     ),
 )
+#: Each export is also served under ``…/forms/<f>/draft/``, of the draft's test submissions
+#: in the draft's columns, as on Central.
+PUBLISHED, DRAFT = {"draft": False}, {"draft": True}
+OF_DRAFT = " (under /draft/: the draft's test submissions)"
 FALSE = ("false", "0", "no", "off")
 TRUE = ("true", "1", "yes", "on")
 
@@ -112,10 +117,11 @@ def _stream(handle: IO[bytes]) -> Iterator[bytes]:
 
 
 def _export(
-    project_id: int, xml_form_id: str, kind: str, attachments: bool = False
+    project_id: int, xml_form_id: str, kind: str, draft: bool, attachments: bool = False
 ) -> tuple[IO[bytes], dict[str, Any]]:
     who = context.require(Action.EXPORT, project_id)
     form = publishing.get_form(context.db(), project_id, xml_form_id)
+    tested = drafts.get_draft(context.db(), form) if draft else None
     profile, reason = _params()
     handle = tempfile.TemporaryFile()
     write = export.writer_for(
@@ -135,6 +141,7 @@ def _export(
             profile=profile,
             reason=reason,
             odata_filter=_filter(),
+            draft=tested,
         )
     except BaseException:
         handle.close()
@@ -151,26 +158,28 @@ def _send(handle: IO[bytes], mimetype: str, filename: str, summary: dict[str, An
     return response
 
 
-@bp.route("/<xml_form_id>/submissions.csv.zip", methods=["GET", "POST"])
+@bp.route("/<xml_form_id>/submissions.csv.zip", methods=["GET", "POST"], defaults=PUBLISHED)
+@bp.route("/<xml_form_id>/draft/submissions.csv.zip", methods=["GET", "POST"], defaults=DRAFT)
 @operation(
-    "Export as CSV zip (root and repeat tables, the files the reader may have, summary)",
+    "Export as CSV zip (root and repeat tables, the files the reader may have, summary)" + OF_DRAFT,
     "project",
     produces="application/zip",
     query=ZIP_QUERY,
 )
-def csv_zip(project_id: int, xml_form_id: str) -> Response:
+def csv_zip(project_id: int, xml_form_id: str, draft: bool) -> Response:
     """The CSV zip export, with the decrypted files unless ``attachments=false``."""
     handle, summary = _export(
-        project_id, xml_form_id, "csv.zip", attachments=_flag("attachments", True)
+        project_id, xml_form_id, "csv.zip", draft, attachments=_flag("attachments", True)
     )
     return _send(handle, "application/zip", f"{xml_form_id}.csv.zip", summary)
 
 
-@bp.route("/<xml_form_id>/submissions.csv", methods=["GET", "POST"])
-@operation("Export the root table as CSV", "project", produces="text/csv", query=QUERY)
-def root_csv(project_id: int, xml_form_id: str) -> Response:
+@bp.route("/<xml_form_id>/submissions.csv", methods=["GET", "POST"], defaults=PUBLISHED)
+@bp.route("/<xml_form_id>/draft/submissions.csv", methods=["GET", "POST"], defaults=DRAFT)
+@operation("Export the root table as CSV" + OF_DRAFT, "project", produces="text/csv", query=QUERY)
+def root_csv(project_id: int, xml_form_id: str, draft: bool) -> Response:
     """The root table alone, as Central's ``submissions.csv``."""
-    handle, summary = _export(project_id, xml_form_id, "csv.zip")
+    handle, summary = _export(project_id, xml_form_id, "csv.zip", draft)
     out = tempfile.TemporaryFile()
     with handle, zipfile.ZipFile(handle) as archive, archive.open(f"{xml_form_id}.csv") as raw:
         while chunk := raw.read(CHUNK):
@@ -178,20 +187,29 @@ def root_csv(project_id: int, xml_form_id: str) -> Response:
     return _send(out, "text/csv", f"{xml_form_id}.csv", summary)
 
 
-@bp.get("/<xml_form_id>/submissions.jsonl")
-@operation("Export as JSON Lines", "project", produces="application/x-ndjson", query=QUERY)
-def jsonl(project_id: int, xml_form_id: str) -> Response:
+@bp.get("/<xml_form_id>/submissions.jsonl", defaults=PUBLISHED)
+@bp.get("/<xml_form_id>/draft/submissions.jsonl", defaults=DRAFT)
+@operation(
+    "Export as JSON Lines" + OF_DRAFT, "project", produces="application/x-ndjson", query=QUERY
+)
+def jsonl(project_id: int, xml_form_id: str, draft: bool) -> Response:
     """JSON Lines: one submission per line, the summary last."""
-    handle, summary = _export(project_id, xml_form_id, "jsonl")
+    handle, summary = _export(project_id, xml_form_id, "jsonl", draft)
     return _send(handle, "application/x-ndjson", f"{xml_form_id}.jsonl", summary)
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-@bp.get("/<xml_form_id>/submissions.xlsx")
-@operation("Export as an Excel workbook (a sheet per table)", "project", produces=XLSX, query=QUERY)
-def xlsx(project_id: int, xml_form_id: str) -> Response:
+@bp.get("/<xml_form_id>/submissions.xlsx", defaults=PUBLISHED)
+@bp.get("/<xml_form_id>/draft/submissions.xlsx", defaults=DRAFT)
+@operation(
+    "Export as an Excel workbook (a sheet per table)" + OF_DRAFT,
+    "project",
+    produces=XLSX,
+    query=QUERY,
+)
+def xlsx(project_id: int, xml_form_id: str, draft: bool) -> Response:
     """A workbook: the root table, one sheet per repeat, and the summary."""
-    handle, summary = _export(project_id, xml_form_id, "xlsx")
+    handle, summary = _export(project_id, xml_form_id, "xlsx", draft)
     return _send(handle, XLSX, f"{xml_form_id}.xlsx", summary)

@@ -213,9 +213,15 @@ def document(app: Flask) -> dict[str, Any]:
     """Build the OpenAPI document of an app."""
     paths: dict[str, dict[str, Any]] = {}
     found: dict[str, type[Schema]] = {"Problem": ProblemSchema, "Success": SuccessSchema}
+    # A view served under two rules tells them apart by a flag in its defaults (``draft``).
+    flags = {
+        r.rule: [k for k, v in sorted((r.defaults or {}).items()) if v is True]
+        for r in app.url_map.iter_rules()
+    }
     for method, rule, endpoint, op in operations(app):
         path, params = path_template(rule)
-        paths.setdefault(path, {})[method.lower()] = _operation(op, params, f"{endpoint}.{method}")
+        operation_id = ".".join([endpoint, *flags[rule], method])
+        paths.setdefault(path, {})[method.lower()] = _operation(op, params, operation_id)
         for schema in (op.body, op.response):
             if schema is not None:
                 _collect(schema, found)

@@ -32,7 +32,7 @@ from collector.models import (
     Submission,
     SubmissionRecord,
     SubmissionState,
-    not_draft,
+    in_scope,
 )
 from collector.records import model_for
 from forms.model import Field, FormModel, merge_models
@@ -307,19 +307,20 @@ class Entry(NamedTuple):
     document: dict[str, Any]
 
 
-def stored(stmt: Select[Any], pending: bool = False) -> Select[Any]:
+def stored(stmt: Select[Any], pending: bool = False, draft: int | None = None) -> Select[Any]:
     """Join a query on submissions to their records: processed submissions only, or with
-    ``pending`` also those received or failed (which have no record yet, or never will)."""
+    ``pending`` also those received or failed (which have no record yet, or never will). Those
+    of published versions, or with ``draft`` (a draft version's id) that draft's tests."""
     if not pending:
         return stmt.join(SubmissionRecord, SubmissionRecord.submission_id == Submission.id).where(
-            Submission.state == SubmissionState.PROCESSED.value, not_draft()
+            Submission.state == SubmissionState.PROCESSED.value, in_scope(draft)
         )
     return stmt.outerjoin(SubmissionRecord, SubmissionRecord.submission_id == Submission.id).where(
         or_(
             Submission.state != SubmissionState.PROCESSED.value,
             SubmissionRecord.submission_id.is_not(None),
         ),
-        not_draft(),
+        in_scope(draft),
     )
 
 
@@ -353,10 +354,12 @@ def stored_rows(
     newest_first: bool = False,
     pending: bool = False,
     columns: Sequence[ColumnElement[Any]] = _ENTRY_COLUMNS,
+    draft: int | None = None,
 ) -> Iterator[Sequence[Any]]:
     """Yield processed submissions of a form in id order, a batch of rows at a time (keyset
     paging): the submission's ``columns`` (which must include its id) and its record's text as
-    ``record_data``, not decoded.
+    ``record_data``, not decoded. With ``draft`` (a draft version's id), that draft's test
+    submissions instead of the published versions' (``stored``).
 
     ``after_id`` resumes after that submission in the walk's order (oldest first, or with
     ``newest_first`` newest first). ``where`` adds conditions on the submissions table (OData
@@ -366,7 +369,7 @@ def stored_rows(
     """
     if order:
         stmt = (
-            stored(select(*columns, SubmissionRecord.data.label("record_data")), pending)
+            stored(select(*columns, SubmissionRecord.data.label("record_data")), pending, draft)
             .where(Submission.form_id == form.id, *where)
             .order_by(*order)
             .offset(bindparam("offset"))
@@ -385,7 +388,7 @@ def stored_rows(
     size = batch if limit is None else min(batch, limit)
     walks = [
         _keyset(session, first, following, after_id, size)
-        for first, following in _walks(form.id, where, newest_first, pending, columns)
+        for first, following in _walks(form.id, where, newest_first, pending, columns, draft)
     ]
     rows: Iterator[Any] = (
         walks[0]
@@ -404,6 +407,7 @@ def _walks(
     newest_first: bool,
     pending: bool,
     columns: Sequence[ColumnElement[Any]],
+    draft: int | None = None,
 ) -> list[tuple[Select[Any], Select[Any]]]:
     """The first and the following (``after``) batch queries of each walk in submission order.
 
@@ -418,7 +422,8 @@ def _walks(
     key = Submission.id.desc() if newest_first else Submission.id.asc()
 
     def walk(query: Select[Any]) -> tuple[Select[Any], Select[Any]]:
-        query = query.where(Submission.form_id == form_id, not_draft(), *where).order_by(key)
+        query = query.where(Submission.form_id == form_id, in_scope(draft), *where)
+        query = query.order_by(key)
         query = query.limit(bindparam("size"))
         return query, query.where(after)
 

@@ -42,7 +42,7 @@ from collector.exportrun import (
     finish,
     settled_heap,
 )
-from collector.models import Form, SubmissionMedia
+from collector.models import Form, FormVersion, SubmissionMedia
 from collector.odata.rows import timestamp
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,7 @@ def write_csv_zip(
     group_paths: bool = True,
     split_select_multiples: bool = False,
     deleted_fields: bool = False,
+    draft: FormVersion | None = None,
 ) -> dict[str, Any]:
     """Stream a CSV zip of a form's processed submissions into ``out``; return the summary.
 
@@ -74,7 +75,7 @@ def write_csv_zip(
     ``group_paths`` a column is headed by its field's name alone; with
     ``split_select_multiples`` each value of a select-multiple field gets a 1/0 column; with
     ``deleted_fields`` the fields only earlier versions have get columns too (all three as
-    Central's options).
+    Central's options). With a ``draft``, its test submissions instead (``begin``).
     """
     if attachments and viewer.secrets is None:
         raise ValueError("an export with attachments needs the viewer's secrets to open them")
@@ -91,6 +92,7 @@ def write_csv_zip(
             group_paths=group_paths,
             split_select_multiples=split_select_multiples,
             deleted_fields=deleted_fields,
+            draft=draft,
             attachments=attachments,
         )
         return _write_csv_zip(out, form, writer, progress, attachments)
@@ -224,6 +226,7 @@ def write_jsonl(
     progress: Progress | None = None,
     odata_filter: str | None = None,
     deleted_fields: bool = False,
+    draft: FormVersion | None = None,
 ) -> dict[str, Any]:
     """Stream one JSON object per processed submission; the summary is the last line."""
     with settled_heap():
@@ -237,6 +240,7 @@ def write_jsonl(
             k,
             odata_filter,
             deleted_fields=deleted_fields,
+            draft=draft,
         )
         return _write_jsonl(out, writer, progress)
 

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from collector import exportrun
 from collector.audit import Actor
 from collector.dataset import Table, Viewer
-from collector.models import Form
+from collector.models import Form, FormVersion
 
 #: Excel's limits: rows per worksheet (the header row included), characters per cell and
 #: per worksheet name.
@@ -67,6 +67,7 @@ def write_xlsx(
     group_paths: bool = True,
     split_select_multiples: bool = False,
     deleted_fields: bool = False,
+    draft: FormVersion | None = None,
 ) -> dict[str, Any]:
     """Write a workbook of a form's processed submissions into ``out``; return the summary."""
     with exportrun.settled_heap():
@@ -82,6 +83,7 @@ def write_xlsx(
             group_paths=group_paths,
             split_select_multiples=split_select_multiples,
             deleted_fields=deleted_fields,
+            draft=draft,
             format="xlsx",
         )
         with _Book() as book:

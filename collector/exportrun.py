@@ -36,7 +36,7 @@ from collector.dataset import (
     tables_for,
 )
 from collector.errors import Forbidden, InvalidInput
-from collector.models import AppUser, Form, Submission, User, not_draft
+from collector.models import AppUser, Form, FormVersion, Submission, User, in_scope
 from collector.odata.query import export_filter
 from collector.odata.rows import timestamp
 from collector.odata.versions import Versions
@@ -69,6 +69,8 @@ class Summary:
     profile: str
     #: Whether a ``$filter`` chose what was exported (``exported`` counts what it kept).
     filtered: bool = False
+    #: Whether this is an export of a draft's test submissions (never of the form's data).
+    draft: bool = False
     #: With Central's ``deletedFields``: the columns of fields that only earlier published
     #: versions of the form have (blank in the rows of later versions).
     deleted_columns: list[str] = field(default_factory=list)
@@ -101,11 +103,12 @@ class Summary:
         return {**self.__dict__, "warnings": warnings}
 
 
-def reconcile(session: Session, form: Form, summary: Summary) -> None:
-    """Fill in the intake side of the summary from the submissions table."""
+def reconcile(session: Session, form: Form, summary: Summary, draft: int | None = None) -> None:
+    """Fill in the intake side of the summary from the submissions table (with ``draft``, a
+    draft version's id: from its test submissions)."""
     rows = session.execute(
         select(Submission.state, Submission.reason, func.count())
-        .where(Submission.form_id == form.id, not_draft())
+        .where(Submission.form_id == form.id, in_scope(draft))
         .group_by(Submission.state, Submission.reason)
     ).all()
     for state, reason, count in rows:
@@ -118,7 +121,9 @@ def reconcile(session: Session, form: Form, summary: Summary) -> None:
     summary.signature_invalid = int(
         session.scalar(
             select(func.count()).where(
-                Submission.form_id == form.id, Submission.signature == "invalid", not_draft()
+                Submission.form_id == form.id,
+                Submission.signature == "invalid",
+                in_scope(draft),
             )
         )
         or 0
@@ -163,6 +168,8 @@ class Run:
     group_paths: bool = True
     #: Central's ``splitSelectMultiples``: a column per value of each select-multiple field.
     split_select_multiples: bool = False
+    #: The draft version whose test submissions are exported (None: the form's data).
+    draft: int | None = None
     tables: list[Table] = field(init=False)
     #: Display names of submitters: ("app", id) for app users, ("user", id) for web users.
     names: dict[tuple[str, int], tuple[str, str]] = field(default_factory=dict)
@@ -319,6 +326,7 @@ class Run:
             batch=EXPORT_BATCH,
             where=[Submission.current.is_(True), *self.where],
             columns=EXPORT_COLUMNS,
+            draft=self.draft,
         )
 
     def _walk(self) -> Iterator[Entry]:
@@ -341,6 +349,7 @@ def begin(
     group_paths: bool = True,
     split_select_multiples: bool = False,
     deleted_fields: bool = False,
+    draft: FormVersion | None = None,
     **details: Any,
 ) -> Run:
     """Authorise and audit an export (``details`` go into its ``export.start`` entry), and
@@ -350,12 +359,19 @@ def begin(
     it is read before anything else, so a bad one changes nothing. The intake side of the
     summary still counts the whole form, so that what was left out shows. With
     ``deleted_fields``, the fields earlier versions had and the current one does not are
-    exported too (``model_of``).
+    exported too (``model_of``). With a ``draft``, its test submissions are exported, in its
+    own columns (``deleted_fields`` does not apply: every test is of the draft).
     """
     where = [] if odata_filter is None else export_filter(odata_filter)
     _authorise(session, actor, form, profile, reason)
-    model = model_of(session, form, deleted_fields=deleted_fields)
-    summary = Summary(form.xml_form_id, profile, k=k, filtered=odata_filter is not None)
+    if draft is not None:
+        model, deleted_fields = model_of(session, form, draft.id), False
+        details["draft"] = True
+    else:
+        model = model_of(session, form, deleted_fields=deleted_fields)
+    summary = Summary(
+        form.xml_form_id, profile, k=k, filtered=odata_filter is not None, draft=draft is not None
+    )
     if deleted_fields:
         current = model_of(session, form)
         summary.deleted_columns = [
@@ -364,7 +380,8 @@ def begin(
             if not current.has_field(f.path) and exported(f)
         ]
         details["deleted_fields"] = True
-    reconcile(session, form, summary)
+    scope = None if draft is None else draft.id
+    reconcile(session, form, summary, scope)
     summary.withheld_columns = (
         []
         if viewer.sensitive
@@ -393,7 +410,9 @@ def begin(
     )
     session.commit()
     renderer = Renderer(session, form.project_id, viewer)
-    return Run(session, form, model, renderer, summary, where, group_paths, split_select_multiples)
+    return Run(
+        session, form, model, renderer, summary, where, group_paths, split_select_multiples, scope
+    )
 
 
 @contextmanager

@@ -308,6 +308,12 @@ def not_draft() -> ColumnElement[bool]:
     return Submission.form_version_id.not_in(drafts.scalar_subquery())
 
 
+def in_scope(draft: int | None = None) -> ColumnElement[bool]:
+    """``not_draft()``; or, given a draft version's id, the test submissions of that draft
+    only (what its own OData feed and exports show)."""
+    return not_draft() if draft is None else Submission.form_version_id == draft
+
+
 class SubmissionPart(Base):
     """One ``.enc`` file of a submission, stored as received (ciphertext)."""
 

@@ -36,7 +36,7 @@ from collector.dataset import (
     stored_rows,
 )
 from collector.errors import NotFound
-from collector.models import Form, Submission
+from collector.models import Form, FormVersion, Submission
 from collector.odata.edm import Schema, metadata_xml, schema_for
 from collector.odata.edm import service_document as _service_document
 from collector.odata.filter import Expr, Lookup, matches, parse, split
@@ -64,8 +64,11 @@ CHUNK = 64 * 1024
 MIN_BATCH = 50
 
 
-def open_schema(session: Session, form: Form) -> Schema:
-    """Return the data model of a form's current published version (404 for a draft only)."""
+def open_schema(session: Session, form: Form, draft: FormVersion | None = None) -> Schema:
+    """Return the data model of a form's current published version (404 for a draft only), or
+    of its ``draft``."""
+    if draft is not None:
+        return schema_for(model_of(session, form, draft.id))
     if current_version(session, form.id) is None:
         raise NotFound(f"form {form.xml_form_id!r} has no published version")
     return schema_for(model_of(session, form))
@@ -83,6 +86,8 @@ class _Scan:
     rest: Expr | None
     #: The ORDER BY of a ``$orderby``; empty for submission order (keyset paging).
     order: list[Any] = field(default_factory=list)
+    #: The draft version whose test submissions are read (None: the form's data).
+    draft: int | None = None
 
     @property
     def is_root(self) -> bool:
@@ -105,6 +110,7 @@ class _Scan:
             offset=offset,
             newest_first=True,
             pending=self.is_root,
+            draft=self.draft,
         )
         for found in scan:
             # Each record is decoded only when its rows are made (see ``Run.entries``).
@@ -163,7 +169,7 @@ class _Scan:
         # The root table lists submissions not decrypted too (Central's ``status``); only
         # processed ones have repeat rows.
         pending = self.is_root if pending is None else pending
-        return stored(select(*columns), pending=pending).where(
+        return stored(select(*columns), pending=pending, draft=self.draft).where(
             Submission.form_id == self.form.id, *self.sql
         )
 
@@ -212,7 +218,7 @@ class _Scan:
             path = self.resource.table.path
             return sum(
                 len(entry.document.get("repeats", {}).get(path, []))
-                for found in entries(self.session, self.form, where=self.sql)
+                for found in entries(self.session, self.form, where=self.sql, draft=self.draft)
                 for entry in found
             )
         return sum(1 for _ in self.candidates(None, BATCH))
@@ -233,17 +239,19 @@ def read(
     service_url: str,
     actor: Actor | None = None,
     page_size: int | None = None,
+    draft: FormVersion | None = None,
 ) -> Iterator[str]:
     """Answer ``GET <service_url>/<path>?<args>``: Central's envelope as JSON text, in chunks.
 
     The request is checked here (a bad option, path or filter raises before any text); the rows
     are read as the returned iterator is consumed, within ``session``. ``page_size`` caps a page
-    where ``$top`` does not (None, as Central: no cap).
+    where ``$top`` does not (None, as Central: no cap). With a ``draft``, its test submissions
+    are read, in its own tables.
     """
-    schema = open_schema(session, form)
+    schema = open_schema(session, form, draft)
     resource = parse_resource(schema, path)
     options = parse_options(args)
-    scan = _scan(session, form, schema, resource, options, viewer)
+    scan = _scan(session, form, schema, resource, options, viewer, draft)
     if resource.instance_id is not None:
         _require_submission(scan, resource.instance_id)
     if viewer.sensitive and actor is not None:
@@ -298,6 +306,7 @@ def _scan(
     resource: Resource,
     options: Options,
     viewer: Viewer,
+    draft: FormVersion | None = None,
 ) -> _Scan:
     table = resource.table
     selection = parse_select(table, options.select) if options.select else None
@@ -309,7 +318,8 @@ def _scan(
     renderer = Renderer(session, form.project_id, viewer)
     shaper = Shaper(session, schema, renderer, options.wkt, options.expand, selection)
     order = order_by(options.orderby) if options.orderby else []
-    return _Scan(session, form, resource, shaper, sql, rest, order)
+    tests = None if draft is None else draft.id
+    return _Scan(session, form, resource, shaper, sql, rest, order, tests)
 
 
 def _require_submission(scan: _Scan, instance_id: str) -> None:
@@ -347,11 +357,13 @@ def next_link(service_url: str, path: str, args: Mapping[str, str], resume: Toke
     return f"{service_url}/{target}?{urlencode(params)}"
 
 
-def service_document(session: Session, form: Form, service_url: str) -> dict[str, object]:
-    """Return the service document of a form."""
-    return _service_document(open_schema(session, form), service_url)
+def service_document(
+    session: Session, form: Form, service_url: str, draft: FormVersion | None = None
+) -> dict[str, object]:
+    """Return the service document of a form (or of its draft)."""
+    return _service_document(open_schema(session, form, draft), service_url)
 
 
-def metadata(session: Session, form: Form) -> bytes:
-    """Return the CSDL metadata document of a form."""
-    return metadata_xml(open_schema(session, form))
+def metadata(session: Session, form: Form, draft: FormVersion | None = None) -> bytes:
+    """Return the CSDL metadata document of a form (or of its draft)."""
+    return metadata_xml(open_schema(session, form, draft))

@@ -3,8 +3,11 @@ from the form's data, and deleted (their vault subjects shredded) when the draft
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import uuid
+import zipfile
 from pathlib import Path
 
 import requests
@@ -244,8 +247,15 @@ def test_the_cli_tests_a_draft_then_publishes_it(site: Site, cli: Invoke, tmp_pa
     assert made.output.startswith(f"{FORM_ID} {DRAFT_VERSION} (draft)\n")
     url = made.output.split("Collect server URL: ")[1].split()[0]
     assert png.read_bytes().startswith(b"\x89PNG")
-    send_test(url)
+    test = send_test(url)
     site.drain()
+    out = tmp_path / "tests.jsonl"
+    exported = cli("export", "--project", str(site.project_id), "--form", FORM_ID,
+                   "--format", "jsonl", "--out", str(out), "--draft")  # fmt: skip
+    assert exported.exit_code == 0, exported.output
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [row["__id"] for row in lines[:-1]] == [test]
+    assert lines[-1]["__summary"]["draft"] is True
     done = cli("forms", "publish-draft", FORM_ID, "--project", str(site.project_id))
     assert done.exit_code == 0, done.output
     assert done.output == f"{FORM_ID} {DRAFT_VERSION} (1 test submissions deleted)\n"
@@ -253,6 +263,12 @@ def test_the_cli_tests_a_draft_then_publishes_it(site: Site, cli: Invoke, tmp_pa
     none = cli("forms", "discard-draft", FORM_ID, "--project", str(site.project_id))
     assert none.exit_code == 1
     assert "has no draft" in none.output
+    gone = tmp_path / "none.jsonl"
+    refused = cli("export", "--project", str(site.project_id), "--form", FORM_ID,
+                  "--out", str(gone), "--draft")  # fmt: skip
+    assert refused.exit_code != 0
+    assert "has no draft" in refused.output
+    assert not gone.exists()
 
 
 def test_bad_test_uploads_are_refused_and_store_nothing(site: Site, sealer: Sealer) -> None:
@@ -285,7 +301,78 @@ def test_bad_test_uploads_are_refused_and_store_nothing(site: Site, sealer: Seal
 def test_the_test_listing_needs_a_draft(site: Site) -> None:
     api = admin_session(site)
     base = f"{site.origin}/v1/projects/{site.project_id}/forms/{FORM_ID}"
-    assert api.get(f"{base}/draft/submissions", timeout=30).status_code == 404
+    for path in (
+        "draft/submissions",
+        "draft.svc",
+        "draft.svc/Submissions",
+        "draft/submissions.csv",
+    ):
+        answer = api.get(f"{base}/{path}", timeout=30)
+        assert answer.status_code == 404, path
+        assert "has no draft" in answer.json()["message"]
+
+
+def test_the_drafts_feed_and_exports_show_its_tests_as_its_rules_make_them(
+    site: Site, sealer: Sealer
+) -> None:
+    """What a form designer checks before publishing: each test answer as the draft's PII
+    rules store it, in the draft's own columns, and nothing of the form's data."""
+    api = admin_session(site)
+    with_town = FIELD_VISIT.replace(
+        "|          | image   | photo",
+        "|          | text    | town      | Town          |            |          |\n"
+        "|          | image   | photo",
+    )
+    url = new_draft(site, api, with_town)
+    real = sealer()
+    assert sealer.client.post(real).status_code == 201
+    test = send_test(url)
+    site.drain()
+    base = f"{site.origin}/v1/projects/{site.project_id}/forms/{FORM_ID}"
+
+    feed = api.get(f"{base}/draft.svc/Submissions", params={"$count": "true"}, timeout=30)
+    assert feed.status_code == 200, feed.text
+    body = feed.json()
+    assert body["@odata.context"] == f"{base}/draft.svc/$metadata#Submissions"
+    [row] = body["value"]
+    assert (body["@odata.count"], row["__id"]) == (1, test)
+    assert row["full_name"].startswith("P")
+    assert row["full_name"] != TESTER
+    assert (row["age"], row["story"], row["town"]) == ("25-29", "a test", None)
+    assert TESTER not in feed.text
+    members = api.get(f"{base}/draft.svc/Submissions.member", timeout=30).json()["value"]
+    assert [m["member_name"].startswith("P") for m in members] == [True]
+    service = api.get(f"{base}/draft.svc", timeout=30).json()
+    assert [s["url"] for s in service["value"]] == ["Submissions", "Submissions.member"]
+    schema = api.get(f"{base}/draft.svc/$metadata", timeout=30)
+    assert schema.status_code == 200
+    assert b'Name="town"' in schema.content
+    assert b'Name="town"' not in api.get(f"{base}.svc/$metadata", timeout=30).content
+
+    zipped = api.get(f"{base}/draft/submissions.csv.zip", timeout=60)
+    assert zipped.status_code == 200, zipped.text
+    with zipfile.ZipFile(io.BytesIO(zipped.content)) as archive:
+        [root] = list(csv.DictReader(io.StringIO(archive.read(f"{FORM_ID}.csv").decode())))
+        summary = json.loads(archive.read("summary.json"))
+    assert (root["KEY"], root["town"], root["FormVersion"]) == (test, "", DRAFT_VERSION)
+    assert (summary["draft"], summary["received"], summary["exported"]) == (True, 1, 1)
+    assert TESTER.encode() not in zipped.content
+    for export in ("submissions.csv", "submissions.jsonl", "submissions.xlsx"):
+        answer = api.get(f"{base}/draft/{export}", timeout=60)
+        assert answer.status_code == 200, (export, answer.text)
+        if export != "submissions.xlsx":
+            assert test in answer.text
+            assert real.instance_id not in answer.text
+    # The form's own feed and exports still show its data only, in its own columns.
+    published = api.get(f"{base}/submissions.csv", timeout=60).text
+    assert real.instance_id in published
+    assert test not in published
+    assert "town" not in published.splitlines()[0]
+    with transaction(site.instance.sessions) as session:
+        starts = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "export.start")
+        ).all()
+    assert [json.loads(e.details).get("draft", False) for e in starts] == [True] * 4 + [False]
 
 
 def test_cli_draft_commands_refuse_bad_input_and_change_nothing(
