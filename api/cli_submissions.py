@@ -1,5 +1,5 @@
-"""``collector submissions``: what arrived, what failed and why, retrying failures, and destroying
-the envelopes of submissions processed long ago."""
+"""``collector submissions``: what arrived, what failed and why, retrying failures, destroying
+the envelopes of submissions processed long ago, and purging deleted submissions."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from rich.progress import Progress
 from sqlalchemy import select
 
 from api.cli_common import CLIState, echo_json, pass_state
-from collector import keyring, retention, submissions, worker
+from collector import keyring, publishing, retention, submissions, worker
 from collector.audit import CLI
 from collector.db import transaction
-from collector.models import Form, Submission, SubmissionState, not_draft, utcnow
+from collector.models import Form, Submission, SubmissionState, on_view, utcnow
 
 
 @click.group("submissions")
@@ -84,7 +84,7 @@ def _rows(
         stmt = (
             select(Submission, Form)
             .join(Form, Form.id == Submission.form_id)
-            .where(Submission.project_id == project_id, not_draft())
+            .where(Submission.project_id == project_id, on_view())
             .order_by(Submission.id)
         )
         if xml_form_id:
@@ -150,3 +150,51 @@ def purge_envelopes(state: CLIState, project_id: int, days: int, dry_run: bool, 
             progress=lambda n: bar.update(task, completed=n),
         )
     click.echo(f"{done} envelopes destroyed")
+
+
+@submissions_group.command("purge")
+@click.option("--project", "project_id", type=int, default=None, help="Only this project's.")
+@click.option("--form", "xml_form_id", default=None, help="Only this form's (with --project).")
+@click.option("--instance", "instance_id", default=None, help="Only this submission (with --form).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help=f"Also those deleted less than {submissions.PURGE_AFTER.days} days ago.",
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (with --force).")
+@pass_state
+def purge_deleted(
+    state: CLIState,
+    project_id: int | None,
+    xml_form_id: str | None,
+    instance_id: str | None,
+    force: bool,
+    yes: bool,
+) -> None:
+    """Remove deleted submissions for good (records, media, envelopes, comments), and
+    crypto-shred the vault subjects only they named. Run it daily, as Central's cron does."""
+    if xml_form_id is not None and project_id is None:
+        raise click.UsageError("--form needs --project")
+    if instance_id is not None and xml_form_id is None:
+        raise click.UsageError("--instance needs --form")
+    if force and not yes:
+        click.confirm(
+            "Purge every deleted submission, however recently deleted? It cannot be undone",
+            abort=True,
+        )
+    instance = state.instance()
+    with transaction(instance.sessions) as session:
+        form = None
+        if project_id is not None:
+            keyring.get_project(session, project_id)
+            if xml_form_id is not None:
+                form = publishing.get_form(session, project_id, xml_form_id)
+        count = submissions.purge(
+            session,
+            actor=CLI,
+            force=force,
+            project_id=project_id,
+            form=form,
+            instance_id=instance_id,
+        )
+    click.echo(f"{count} deleted submissions purged")

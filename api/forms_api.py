@@ -28,7 +28,7 @@ from api.schemas.common import SuccessSchema
 from api.schemas.forms import FormAttachmentSchema, FormSchema, FormUpdateSchema
 from collector import audit, drafts, keyring, publishing
 from collector.errors import InvalidInput, NotFound
-from collector.models import Form, FormVersion, Submission, not_draft
+from collector.models import Form, FormVersion, Submission, on_view
 from collector.roles import Action
 
 bp = Blueprint("forms", __name__, url_prefix="/v1/projects/<int:project_id>/forms")
@@ -69,7 +69,7 @@ def form_view(session: Session, form: Form, version: FormVersion | None = None) 
     )
     count = session.scalar(
         select(func.count()).where(
-            Submission.form_id == form.id, Submission.root_id.is_(None), not_draft()
+            Submission.form_id == form.id, Submission.root_id.is_(None), on_view()
         )
     )
     return FormView(

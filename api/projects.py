@@ -25,7 +25,7 @@ from collector.models import (
     KeyState,
     Project,
     Submission,
-    not_draft,
+    on_view,
 )
 from collector.roles import Action
 
@@ -59,7 +59,7 @@ def _counts(session: Session, project_id: int) -> tuple[int | None, int, int, da
     forms = session.scalar(select(func.count()).where(Form.project_id == project_id))
     last = session.scalar(
         select(func.max(Submission.created_at)).where(
-            Submission.project_id == project_id, not_draft()
+            Submission.project_id == project_id, on_view()
         )
     )
     return key_id, int(app_users or 0), int(forms or 0), last

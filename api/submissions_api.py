@@ -4,6 +4,7 @@ GET   …/forms/<f>/submissions                      POST (XML body, ?deviceID=)
 GET   …/forms/<f>/draft/submissions                the draft's test submissions
 GET   …/forms/<f>/submissions/<iid>                PUT (edit: XML with meta/deprecatedID)
 PATCH …/forms/<f>/submissions/<iid>                {reviewState}
+DELETE …/forms/<f>/submissions/<iid>               POST …/<iid>/restore (…/submissions?deleted=true)
 GET   …/forms/<f>/submissions/<iid>.xml            501: values are served pseudonymised only
 GET   …/forms/<f>/submissions/<iid>/attachments    POST …/attachments/<name> (raw, chunked)
 GET   …/forms/<f>/submissions/<iid>/attachments/<name>  the decrypted file (see collector.media)
@@ -66,6 +67,7 @@ def _view(root: Submission, current: Submission, name: str | None = None) -> dic
         "instance_name": name,
         "created_at": root.created_at,
         "updated_at": root.updated_at,
+        "deleted_at": root.deleted_at,
         "status": current.state,
         "failure_reason": current.reason,
         "current_version": {
@@ -108,13 +110,47 @@ def _wake(submission: Submission) -> None:
 
 
 @bp.get("/submissions")
-@operation("List submissions (metadata)", "project", response=SubmissionSchema, many=True)
+@operation(
+    "List submissions (metadata)",
+    "project",
+    response=SubmissionSchema,
+    many=True,
+    query=(("deleted", "boolean", "the deleted submissions instead (they can be restored)"),),
+)
 def list_submissions(project_id: int, xml_form_id: str) -> Response:
-    """List a form's submissions, newest first."""
+    """List a form's submissions (or its deleted ones), newest first."""
     form, _ = _form(project_id, xml_form_id, Action.SUBMISSION_READ)
     session = context.db()
-    rows = _views(session, form, submissions.list_logical(session, form))
-    return context.answer(SubmissionSchema(), rows, many=True)
+    listed = (
+        submissions.list_deleted(session, form)
+        if context.flag("deleted", False)
+        else submissions.list_logical(session, form)
+    )
+    return context.answer(SubmissionSchema(), _views(session, form, listed), many=True)
+
+
+@bp.delete("/submissions/<instance_id>")
+@operation(
+    "Delete a submission (every version; restorable until purged)",
+    "project",
+    response=SuccessSchema,
+)
+def delete_submission(project_id: int, xml_form_id: str, instance_id: str) -> Response:
+    """Delete a logical submission: gone from every view and export until it is restored."""
+    form, actor = _form(project_id, xml_form_id, Action.SUBMISSION_DELETE)
+    submissions.delete_logical(context.db(), form, instance_id, actor=actor)
+    context.commit()
+    return context.success()
+
+
+@bp.post("/submissions/<instance_id>/restore")
+@operation("Restore a deleted submission", "project", response=SuccessSchema)
+def restore_submission(project_id: int, xml_form_id: str, instance_id: str) -> Response:
+    """Bring a deleted submission back (404 unless it is deleted and not yet purged)."""
+    form, actor = _form(project_id, xml_form_id, Action.SUBMISSION_DELETE)
+    submissions.restore_logical(context.db(), form, instance_id, actor=actor)
+    context.commit()
+    return context.success()
 
 
 @bp.get("/draft/submissions")

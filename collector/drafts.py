@@ -11,13 +11,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from collector import audit, erasure, keyring, publishing, vault
+from collector import audit, keyring, publishing, submissions, vault
 from collector.audit import Actor
 from collector.errors import Conflict, InvalidInput, NotFound
 from collector.models import (
@@ -26,10 +25,6 @@ from collector.models import (
     FormState,
     FormVersion,
     Submission,
-    SubmissionComment,
-    SubmissionMedia,
-    SubmissionPart,
-    SubmissionRecord,
     as_utc,
     utcnow,
 )
@@ -205,21 +200,7 @@ def purge_test_submissions(session: Session, draft: FormVersion) -> int:
     and erase the vault subjects only they named (test data may name real people); return
     how many submissions went. Run before a draft is published or discarded."""
     ids = list(session.scalars(select(Submission.id).where(Submission.form_version_id == draft.id)))
-    if not ids:
-        return 0
-    subjects: set[int] = set()
-    for data in session.scalars(
-        select(SubmissionRecord.data).where(SubmissionRecord.submission_id.in_(ids))
-    ):
-        subjects.update(json.loads(data).get("subjects", ()))
-    for table in (SubmissionMedia, SubmissionRecord, SubmissionPart, SubmissionComment):
-        session.execute(delete(table).where(table.submission_id.in_(ids)))
-    session.execute(delete(Submission).where(Submission.id.in_(ids)))
-    project_id = draft.form.project_id
-    for subject_id in sorted(subjects):
-        if not erasure.linked_submissions(session, project_id, subject_id):
-            vault.shred(session, subject_id)
-    session.flush()
+    submissions.remove(session, draft.form.project_id, ids)
     return len(ids)
 
 

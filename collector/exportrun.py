@@ -78,6 +78,8 @@ class Summary:
     received: int = 0
     processed: int = 0
     failed: dict[str, int] = field(default_factory=dict)
+    #: Submissions deleted (restorable until purged): not in ``received`` nor exported.
+    deleted: int = 0
     signature_invalid: int = 0
     withheld_columns: list[str] = field(default_factory=list)
     k: int = K_DEFAULT
@@ -118,6 +120,15 @@ def reconcile(session: Session, form: Form, summary: Summary, draft: int | None 
         elif state == "failed":
             key = reason or "unknown"
             summary.failed[key] = summary.failed.get(key, 0) + count
+    if draft is None:
+        summary.deleted = int(
+            session.scalar(
+                select(func.count()).where(
+                    Submission.form_id == form.id, Submission.deleted_at.is_not(None)
+                )
+            )
+            or 0
+        )
     summary.signature_invalid = int(
         session.scalar(
             select(func.count()).where(

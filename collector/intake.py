@@ -338,10 +338,22 @@ def _existing(session: Session, upload: Upload) -> Submission | None:
     ).one_or_none()
 
 
+def deleted_conflict(instance_id: str) -> Conflict:
+    """The refusal of an instance sent again after its submission was deleted (as Central's)."""
+    return Conflict(
+        f"submission {instance_id!r} has been deleted: it may not be sent again "
+        "(restore it instead)",
+        code=409.18,
+        instanceId=instance_id,
+    )
+
+
 def _store(session: Session, upload: Upload, parts: list[Part], limit: int) -> Receipt:
     digest = hashlib.md5(upload.manifest).hexdigest()
     submission = _existing(session, upload)
     created = submission is None
+    if submission is not None and submission.deleted_at is not None:
+        raise deleted_conflict(upload.instance_id)
     if submission is None:
         submission = Submission(
             project_id=upload.project_id,

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     select,
     text,
 )
@@ -278,6 +279,9 @@ class Submission(Base):
     current: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
     # The web user who created it through the API (Collect submissions have an app user).
     creator_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Set on every version when a data manager deletes the logical submission: hidden from
+    # every view until restored, and removed for good by ``collector submissions purge``.
+    deleted_at: Mapped[datetime | None]
 
     form_version: Mapped[FormVersion] = relationship()
 
@@ -297,21 +301,25 @@ class Submission(Base):
     )
 
 
-def not_draft() -> ColumnElement[bool]:
-    """Submissions of published versions only: what every view of a form's data shows.
+def on_view() -> ColumnElement[bool]:
+    """Submissions of published versions, not deleted: what every view of a form's data shows.
 
     A submission to a form's draft (sent to test it, over ``/v1/test/<token>/…``) belongs to a
     version not published; it is listed only as the draft's, and is deleted with the draft or
-    when the draft is published (``drafts.purge_test_submissions``).
+    when the draft is published (``drafts.purge_test_submissions``). A deleted submission is
+    listed only as deleted (``?deleted=true``) until it is restored or purged.
     """
     drafts = select(FormVersion.id).where(FormVersion.published_at.is_(None))
-    return Submission.form_version_id.not_in(drafts.scalar_subquery())
+    return and_(
+        Submission.form_version_id.not_in(drafts.scalar_subquery()),
+        Submission.deleted_at.is_(None),
+    )
 
 
 def in_scope(draft: int | None = None) -> ColumnElement[bool]:
-    """``not_draft()``; or, given a draft version's id, the test submissions of that draft
+    """``on_view()``; or, given a draft version's id, the test submissions of that draft
     only (what its own OData feed and exports show)."""
-    return not_draft() if draft is None else Submission.form_version_id == draft
+    return on_view() if draft is None else Submission.form_version_id == draft
 
 
 class SubmissionPart(Base):

@@ -37,6 +37,7 @@ class Action(enum.StrEnum):
     SUBMISSION_READ = "submission.read"
     SUBMISSION_WRITE = "submission.write"
     SUBMISSION_REVIEW = "submission.review"
+    SUBMISSION_DELETE = "submission.delete"
     EXPORT = "export"
     ENTITY_READ = "entity.read"
     ENTITY_WRITE = "entity.write"

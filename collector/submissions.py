@@ -17,12 +17,23 @@ import base64
 import hashlib
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import JSON, cast, func, or_, select
+from sqlalchemy import JSON, ColumnElement, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from collector import audit, entitychange, entityflow, publishing, records, vault
+from collector import (
+    audit,
+    entitychange,
+    entityflow,
+    erasure,
+    intake,
+    publishing,
+    records,
+    vault,
+)
 from collector.audit import Actor
 from collector.errors import Conflict, InvalidInput, NotFound, ProcessingFailed
 from collector.models import (
@@ -31,10 +42,12 @@ from collector.models import (
     FormState,
     FormVersion,
     Submission,
+    SubmissionComment,
+    SubmissionMedia,
     SubmissionPart,
     SubmissionRecord,
     SubmissionState,
-    not_draft,
+    on_view,
     utcnow,
 )
 from collector.publishing import find_version
@@ -127,10 +140,13 @@ def arrive(session: Session, form: Form, xml: bytes) -> Arrival:
 
 
 def _check_new(session: Session, form: Form, instance_id: str) -> None:
-    stmt = select(Submission.id).where(
+    stmt = select(Submission.deleted_at).where(
         Submission.form_id == form.id, Submission.instance_id == instance_id
     )
-    if session.scalars(stmt).first() is not None:
+    found = session.execute(stmt).first()
+    if found is not None and found.deleted_at is not None:
+        raise intake.deleted_conflict(instance_id)
+    if found is not None:
         raise Conflict(
             f"a submission with instanceID {instance_id!r} already exists",
             code=409.3,
@@ -211,7 +227,7 @@ def get_logical(session: Session, form: Form, instance_id: str) -> Submission:
             Submission.form_id == form.id,
             Submission.instance_id == instance_id,
             Submission.root_id.is_(None),
-            not_draft(),
+            on_view(),
         )
     ).one_or_none()
     if found is None:
@@ -225,9 +241,115 @@ def get_logical(session: Session, form: Form, instance_id: str) -> Submission:
 def list_logical(session: Session, form: Form) -> list[Submission]:
     """Return a form's logical submissions, newest first."""
     stmt = select(Submission).where(
-        Submission.form_id == form.id, Submission.root_id.is_(None), not_draft()
+        Submission.form_id == form.id, Submission.root_id.is_(None), on_view()
     )
     return list(session.scalars(stmt.order_by(Submission.id.desc())))
+
+
+def list_deleted(session: Session, form: Form) -> list[Submission]:
+    """Return a form's deleted logical submissions, newest first (``?deleted=true``)."""
+    stmt = select(Submission).where(
+        Submission.form_id == form.id,
+        Submission.root_id.is_(None),
+        Submission.deleted_at.is_not(None),
+    )
+    return list(session.scalars(stmt.order_by(Submission.id.desc())))
+
+
+def _versions_of(root: Submission) -> ColumnElement[bool]:
+    return or_(Submission.id == root.id, Submission.root_id == root.id)
+
+
+def delete_logical(session: Session, form: Form, instance_id: str, *, actor: Actor) -> None:
+    """Delete a logical submission, every version of it: hidden from every view and export,
+    kept until restored or purged (``PURGE_AFTER``). Its entity changes stay, as on Central."""
+    root = get_logical(session, form, instance_id)
+    session.execute(update(Submission).where(_versions_of(root)).values(deleted_at=utcnow()))
+    audit.record(
+        session,
+        actor,
+        "submission.delete",
+        project_id=form.project_id,
+        subject=instance_id,
+        form=form.xml_form_id,
+    )
+
+
+def restore_logical(session: Session, form: Form, instance_id: str, *, actor: Actor) -> None:
+    """Bring a deleted logical submission back, as it was (404 if it is not deleted)."""
+    root = session.scalars(
+        select(Submission).where(
+            Submission.form_id == form.id,
+            Submission.instance_id == instance_id,
+            Submission.root_id.is_(None),
+            Submission.deleted_at.is_not(None),
+        )
+    ).one_or_none()
+    if root is None:
+        raise NotFound(
+            f"no deleted submission {instance_id!r} in form {form.xml_form_id!r}",
+            instanceId=instance_id,
+        )
+    session.execute(update(Submission).where(_versions_of(root)).values(deleted_at=None))
+    audit.record(
+        session,
+        actor,
+        "submission.restore",
+        project_id=form.project_id,
+        subject=instance_id,
+        form=form.xml_form_id,
+    )
+
+
+#: How long a deleted submission is kept, restorable, before ``purge`` removes it (Central's).
+PURGE_AFTER = timedelta(days=30)
+
+
+def purge(
+    session: Session,
+    *,
+    actor: Actor,
+    force: bool = False,
+    project_id: int | None = None,
+    form: Form | None = None,
+    instance_id: str | None = None,
+) -> int:
+    """Remove for good the submissions deleted more than ``PURGE_AFTER`` ago (with ``force``,
+    every deleted one), of one project, form or logical submission if given; return how many
+    logical submissions went. Their records, media, envelopes and comments go, and the vault
+    subjects only they named are crypto-shredded (``remove``); audited per project."""
+    roots = select(Submission.id, Submission.project_id).where(
+        Submission.root_id.is_(None), Submission.deleted_at.is_not(None)
+    )
+    if not force:
+        roots = roots.where(Submission.deleted_at < utcnow() - PURGE_AFTER)
+    if project_id is not None:
+        roots = roots.where(Submission.project_id == project_id)
+    if form is not None:
+        roots = roots.where(Submission.form_id == form.id)
+    if instance_id is not None:
+        roots = roots.where(Submission.instance_id == instance_id)
+    by_project: dict[int, list[int]] = {}
+    for root_id, project in session.execute(roots):
+        by_project.setdefault(project, []).append(root_id)
+    for project, root_ids in sorted(by_project.items()):
+        ids = list(
+            session.scalars(
+                select(Submission.id).where(
+                    or_(Submission.id.in_(root_ids), Submission.root_id.in_(root_ids))
+                )
+            )
+        )
+        remove(session, project, ids)
+        audit.record(
+            session,
+            actor,
+            "submission.purge",
+            project_id=project,
+            subject=form.xml_form_id if form is not None else None,
+            submissions=len(root_ids),
+        )
+    return sum(len(r) for r in by_project.values())
 
 
 def list_tests(session: Session, draft: FormVersion) -> list[Submission]:
@@ -525,3 +647,27 @@ def open_sealed(
         media=media,
         signature=odk.SignatureStatus.MISSING,
     )
+
+
+def remove(session: Session, project_id: int, ids: Sequence[int]) -> None:
+    """Delete these submissions for good, with their records, media, envelopes and comments,
+    and crypto-shred the vault subjects that only they named (caller's transaction). Every
+    version of a logical submission must be among them."""
+    if not ids:
+        return
+    subjects: set[int] = set()
+    for data in session.scalars(
+        select(SubmissionRecord.data).where(SubmissionRecord.submission_id.in_(ids))
+    ):
+        subjects.update(json.loads(data).get("subjects", ()))
+    for table in (SubmissionMedia, SubmissionRecord, SubmissionPart, SubmissionComment):
+        session.execute(delete(table).where(table.submission_id.in_(ids)))
+    # Edits first: each points at its first version.
+    session.execute(
+        delete(Submission).where(Submission.id.in_(ids), Submission.root_id.is_not(None))
+    )
+    session.execute(delete(Submission).where(Submission.id.in_(ids)))
+    for subject_id in sorted(subjects):
+        if not erasure.linked_submissions(session, project_id, subject_id):
+            vault.shred(session, subject_id)
+    session.flush()

@@ -32,6 +32,7 @@ class SubmissionSchema(Schema):
     instance_name = fields.String(data_key="instanceName", allow_none=True)
     created_at = Timestamp(data_key="createdAt", required=True)
     updated_at = Timestamp(data_key="updatedAt", allow_none=True)
+    deleted_at = Timestamp(data_key="deletedAt", allow_none=True)
     status = fields.String(required=True)
     failure_reason = fields.String(data_key="failureReason", allow_none=True)
     current_version = fields.Nested(SubmissionVersionSchema, data_key="currentVersion")
