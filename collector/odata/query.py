@@ -233,7 +233,8 @@ def order_by(orderby: tuple[tuple[str, bool], ...]) -> list[UnaryExpression[Any]
 
 
 def _order_column(name: str) -> ColumnElement[Any] | None:
-    """The SQL of an orderable property (None for ``deletedAt``: nothing here is deleted)."""
+    """The SQL of an orderable property (None for ``deletedAt``: no deleted submission is in
+    the feed; the REST listing's ``?deleted=true`` gives them)."""
     if name == "__id":
         return logical("instance_id")
     if name == "__system/updatedAt":
@@ -402,7 +403,7 @@ def export_filter(text: str) -> list[ColumnElement[bool]]:
 
 def _export_column(name: str) -> ColumnElement[Any]:
     if name == "__system/deletedAt":
-        return null()  # nothing exported is deleted
+        return null()  # a deleted submission is never exported
     column = _order_column(name)
     assert column is not None  # every other filterable field is orderable
     return column
