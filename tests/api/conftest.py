@@ -11,7 +11,7 @@ from flask import Flask
 
 from api.cli import main
 from api.config import Instance, Settings
-from tests.support.central import Central, make_central
+from tests.support.central import Central, World, build_world, make_central
 from tests.support.collect import CollectClient
 from tests.support.site import Sealer, Site, instance_of, make_app, served_site
 
@@ -96,3 +96,14 @@ def central(tmp_path: Path, database_url: str) -> Iterator[Central]:
     found = make_central(tmp_path, database_url)
     yield found
     found.close()
+
+
+@pytest.fixture
+def world(tmp_path: Path, database_url: str) -> Iterator[World]:
+    """The role tests' cast on a fresh app: two projects, three web users, an app user, the
+    SIMPLE form and one processed submission (a module may define its own ``world``)."""
+    central = make_central(tmp_path, database_url)
+    found = build_world(central)
+    central.drain()
+    yield found
+    central.instance.close()

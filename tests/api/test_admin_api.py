@@ -6,24 +6,13 @@ import csv
 import io
 import json
 import zipfile
-from collections.abc import Iterator
-from pathlib import Path
 
 import openpyxl
 import pytest
 from sqlalchemy import select
 
 from collector.models import AuditEntry, Subject
-from tests.support.central import World, build_world, make_central, simple_instance
-
-
-@pytest.fixture
-def world(tmp_path: Path, database_url: str) -> Iterator[World]:
-    central = make_central(tmp_path, database_url)
-    world = build_world(central)
-    central.drain()
-    yield world
-    central.instance.close()
+from tests.support.central import World, simple_instance
 
 
 def names_submission(world: World, *names: str) -> None:

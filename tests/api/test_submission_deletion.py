@@ -7,9 +7,7 @@ import csv
 import io
 import json
 import zipfile
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,19 +19,10 @@ from collector.audit import CLI
 from collector.db import transaction
 from collector.errors import NotFound
 from collector.models import Form, Subject, Submission, SubmissionRecord, utcnow
-from tests.support.central import World, build_world, make_central, simple_instance
+from tests.support.central import World, simple_instance
 from tests.support.pipeline import process_all, publish, submit
 from tests.support.site import Sealer, Site
 from tests.support.xlsform import FIELD_VISIT
-
-
-@pytest.fixture
-def world(tmp_path: Path, database_url: str) -> Iterator[World]:
-    central = make_central(tmp_path, database_url)
-    world = build_world(central)
-    central.drain()
-    yield world
-    central.instance.close()
 
 
 def _exported(world: World) -> tuple[list[str], dict[str, Any]]:
