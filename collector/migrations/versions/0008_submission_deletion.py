@@ -19,7 +19,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column('submissions', sa.Column('deleted_at', sa.DateTime(), nullable=True))
+    op.add_column('submissions', sa.Column('deleted_at', sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
