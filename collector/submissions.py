@@ -303,6 +303,8 @@ def restore_logical(session: Session, form: Form, instance_id: str, *, actor: Ac
 
 #: How long a deleted submission is kept, restorable, before ``purge`` removes it (Central's).
 PURGE_AFTER = timedelta(days=30)
+#: Logical submissions removed per statement (bound parameters stay well under the limits).
+PURGE_BATCH = 500
 
 
 def purge(
@@ -333,14 +335,14 @@ def purge(
     for root_id, project in session.execute(roots):
         by_project.setdefault(project, []).append(root_id)
     for project, root_ids in sorted(by_project.items()):
-        ids = list(
-            session.scalars(
+        for at in range(0, len(root_ids), PURGE_BATCH):
+            some = root_ids[at : at + PURGE_BATCH]
+            ids = session.scalars(
                 select(Submission.id).where(
-                    or_(Submission.id.in_(root_ids), Submission.root_id.in_(root_ids))
+                    or_(Submission.id.in_(some), Submission.root_id.in_(some))
                 )
             )
-        )
-        remove(session, project, ids)
+            remove(session, project, list(ids))
         audit.record(
             session,
             actor,

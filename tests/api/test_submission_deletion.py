@@ -117,20 +117,20 @@ def test_collect_may_not_send_a_deleted_submission_again(site: Site, sealer: Sea
 
 
 def _deleted_profiles(instance: Instance) -> tuple[int, list[str]]:
-    """A project with three processed field visits, each naming another person; the first two
+    """A project with four processed field visits, each naming another person; the first three
     deleted, the first long ago."""
     with transaction(instance.sessions) as session:
         version = publish(session, instance.kek, FIELD_VISIT)
         project = version.form.project_id
     ids = []
     with instance.sessions() as session:
-        for n in range(3):
+        for n in range(4):
             ids.append(submit(session, version, f"<full_name>Person {n} Özdemir</full_name>"))
         session.commit()
     process_all(instance.sessions, instance.kek)
     with transaction(instance.sessions) as session:
         form = session.scalars(select(Form)).one()
-        for iid in ids[:2]:
+        for iid in ids[:3]:
             submissions.delete_logical(session, form, iid, actor=CLI)
         session.execute(
             update(Submission)
@@ -141,7 +141,7 @@ def _deleted_profiles(instance: Instance) -> tuple[int, list[str]]:
 
 
 def test_purge_removes_submissions_deleted_long_ago_and_shreds_their_subjects(
-    cli: Any, cli_instance: Instance
+    cli: Any, cli_instance: Instance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project, ids = _deleted_profiles(cli_instance)
     with cli_instance.sessions() as session:
@@ -170,13 +170,16 @@ def test_purge_removes_submissions_deleted_long_ago_and_shreds_their_subjects(
     assert left() == sorted(ids[1:])
     assert shredded(ids[0])
     assert not shredded(ids[1])
-    # A recently deleted one goes only when forced; one never deleted stays.
+    # Recently deleted ones go only when forced (here one statement each); one never deleted
+    # stays.
     assert cli("submissions", "purge", "--project", str(project)).output.startswith("0 ")
+    monkeypatch.setattr(submissions, "PURGE_BATCH", 1)
     forced = cli("submissions", "purge", "--force", "--yes")
-    assert forced.output == "1 deleted submissions purged\n"
-    assert left() == [ids[2]]
+    assert forced.output == "2 deleted submissions purged\n"
+    assert left() == [ids[3]]
     assert shredded(ids[1])
-    assert not shredded(ids[2])
+    assert shredded(ids[2])
+    assert not shredded(ids[3])
     with cli_instance.sessions() as session:
         assert session.scalar(select(func.count()).select_from(SubmissionRecord)) == 1
 
