@@ -84,10 +84,11 @@ class Table:
         return bool(self._spread_at)
 
     @cached_property
-    def _spread_at(self) -> tuple[int, ...]:
-        """The columns whose value takes more than one cell, last first."""
+    def _spread_at(self) -> tuple[tuple[int, str | None], ...]:
+        """The columns whose value takes more than one cell, last first: each position with
+        its split field's path (None for a geopoint)."""
         return tuple(
-            i
+            (i, None if c.field.type == "geopoint" else c.field.path)
             for i, c in reversed(list(enumerate(self.columns)))
             if c.field.type == "geopoint" or self.splits.get(c.field.path)
         )
@@ -96,18 +97,23 @@ class Table:
         """Row values for ``headers`` (in place): a geopoint's "lat lon alt acc" in its four
         columns (a generalised point has only the first two); for a split field, 1 for each
         value the answer chose and 0 for the others."""
-        for i in self._spread_at:  # from the last, so that earlier positions hold
-            value, path = values[i], self.columns[i].field.path
-            if self.columns[i].field.type == "geopoint":
-                parts = (value or "").split()
-                blank = None if value is None else ""
-                values[i : i + 1] = [
-                    parts[n] if n < len(parts) else blank for n in range(len(GEO_PARTS))
-                ]
+        for i, split in self._spread_at:  # from the last, so that earlier positions hold
+            value = values[i]
+            if split is None:
+                if value is None:
+                    values[i : i + 1] = _NO_POINT
+                else:
+                    parts: list[str | None] = list(value.split()[:_POINT])
+                    parts += [""] * (_POINT - len(parts))
+                    values[i : i + 1] = parts
             else:
                 chosen = set((value or "").split())
-                values[i + 1 : i + 1] = ["1" if v in chosen else "0" for v in self.splits[path]]
+                values[i + 1 : i + 1] = ["1" if v in chosen else "0" for v in self.splits[split]]
         return values
+
+
+_POINT = len(GEO_PARTS)
+_NO_POINT: tuple[None, ...] = (None,) * _POINT
 
 
 def splittable(f: Field) -> bool:

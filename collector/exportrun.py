@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from collector import audit
@@ -36,7 +36,7 @@ from collector.dataset import (
     tables_for,
 )
 from collector.errors import Forbidden, InvalidInput
-from collector.models import AppUser, Form, FormVersion, Submission, User, in_scope
+from collector.models import AppUser, Form, FormVersion, Submission, User, published
 from collector.odata.query import export_filter
 from collector.odata.rows import timestamp
 from collector.odata.versions import Versions
@@ -108,37 +108,26 @@ class Summary:
 def reconcile(session: Session, form: Form, summary: Summary, draft: int | None = None) -> None:
     """Fill in the intake side of the summary from the submissions table (with ``draft``, a
     draft version's id: from its test submissions)."""
+    # One pass over the form's submissions, deleted ones counted apart.
+    gone = Submission.deleted_at.is_not(None)
+    invalid = func.sum(case((Submission.signature == "invalid", 1), else_=0))
+    scope = published() if draft is None else Submission.form_version_id == draft
     rows = session.execute(
-        select(Submission.state, Submission.reason, func.count())
-        .where(Submission.form_id == form.id, in_scope(draft))
-        .group_by(Submission.state, Submission.reason)
+        select(Submission.state, Submission.reason, gone, func.count(), invalid)
+        .where(Submission.form_id == form.id, scope)
+        .group_by(Submission.state, Submission.reason, gone)
     ).all()
-    for state, reason, count in rows:
+    for state, reason, deleted, count, invalid_count in rows:
+        if deleted:
+            summary.deleted += count
+            continue
         summary.received += count
+        summary.signature_invalid += int(invalid_count or 0)
         if state == "processed":
             summary.processed += count
         elif state == "failed":
             key = reason or "unknown"
             summary.failed[key] = summary.failed.get(key, 0) + count
-    if draft is None:
-        summary.deleted = int(
-            session.scalar(
-                select(func.count()).where(
-                    Submission.form_id == form.id, Submission.deleted_at.is_not(None)
-                )
-            )
-            or 0
-        )
-    summary.signature_invalid = int(
-        session.scalar(
-            select(func.count()).where(
-                Submission.form_id == form.id,
-                Submission.signature == "invalid",
-                in_scope(draft),
-            )
-        )
-        or 0
-    )
 
 
 def _authorise(session: Session, actor: Actor, form: Form, profile: str, reason: str) -> None:

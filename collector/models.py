@@ -309,11 +309,13 @@ def on_view() -> ColumnElement[bool]:
     when the draft is published (``drafts.purge_test_submissions``). A deleted submission is
     listed only as deleted (``?deleted=true``) until it is restored or purged.
     """
+    return and_(published(), Submission.deleted_at.is_(None))
+
+
+def published() -> ColumnElement[bool]:
+    """Submissions of published versions, deleted ones included (``on_view`` leaves them out)."""
     drafts = select(FormVersion.id).where(FormVersion.published_at.is_(None))
-    return and_(
-        Submission.form_version_id.not_in(drafts.scalar_subquery()),
-        Submission.deleted_at.is_(None),
-    )
+    return Submission.form_version_id.not_in(drafts.scalar_subquery())
 
 
 def in_scope(draft: int | None = None) -> ColumnElement[bool]:

@@ -46,9 +46,13 @@ def timestamp(moment: datetime | None) -> str | None:
     """Write a stored time as Central does: UTC, milliseconds, 'Z'."""
     if moment is None:
         return None
-    utc = as_utc(moment).astimezone(UTC).replace(tzinfo=None)
-    # isoformat, not strftime: exports write one per row.
-    return utc.isoformat(timespec="milliseconds") + "Z"
+    # Exports write one per row: stored times are naive (SQLite) or UTC (PostgreSQL), and
+    # only another zone is converted; isoformat, not strftime, and no copy for the others.
+    offset = moment.utcoffset()
+    if offset:
+        moment = moment.astimezone(UTC)
+    text = moment.isoformat(timespec="milliseconds")
+    return (text if offset is None else text[:-6]) + "Z"
 
 
 def row_id(key: str) -> str:
