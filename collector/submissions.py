@@ -334,7 +334,9 @@ def purge(
     by_project: dict[int, list[int]] = {}
     for root_id, project in session.execute(roots):
         by_project.setdefault(project, []).append(root_id)
+    total = 0
     for project, root_ids in sorted(by_project.items()):
+        purged = 0
         for at in range(0, len(root_ids), PURGE_BATCH):
             some = root_ids[at : at + PURGE_BATCH]
             ids = session.scalars(
@@ -342,16 +344,19 @@ def purge(
                     or_(Submission.id.in_(some), Submission.root_id.in_(some))
                 )
             )
-            remove(session, project, list(ids))
+            purged += remove(session, project, list(ids))
+        if not purged:
+            continue  # another purger (a worker process) took them first
+        total += purged
         audit.record(
             session,
             actor,
             "submission.purge",
             project_id=project,
             subject=form.xml_form_id if form is not None else None,
-            submissions=len(root_ids),
+            submissions=purged,
         )
-    return sum(len(r) for r in by_project.values())
+    return total
 
 
 def list_tests(session: Session, draft: FormVersion) -> list[Submission]:
@@ -651,12 +656,13 @@ def open_sealed(
     )
 
 
-def remove(session: Session, project_id: int, ids: Sequence[int]) -> None:
+def remove(session: Session, project_id: int, ids: Sequence[int]) -> int:
     """Delete these submissions for good, with their records, media, envelopes and comments,
-    and crypto-shred the vault subjects that only they named (caller's transaction). Every
+    and crypto-shred the vault subjects that only they named (caller's transaction); return
+    how many logical submissions this removed (none that another remover took first). Every
     version of a logical submission must be among them."""
     if not ids:
-        return
+        return 0
     subjects: set[int] = set()
     for data in session.scalars(
         select(SubmissionRecord.data).where(SubmissionRecord.submission_id.in_(ids))
@@ -668,8 +674,9 @@ def remove(session: Session, project_id: int, ids: Sequence[int]) -> None:
     session.execute(
         delete(Submission).where(Submission.id.in_(ids), Submission.root_id.is_not(None))
     )
-    session.execute(delete(Submission).where(Submission.id.in_(ids)))
+    removed = session.execute(delete(Submission).where(Submission.id.in_(ids)))
     for subject_id in sorted(subjects):
         if not erasure.linked_submissions(session, project_id, subject_id):
             vault.shred(session, subject_id)
     session.flush()
+    return int(removed.rowcount)  # type: ignore[attr-defined]

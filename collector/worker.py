@@ -22,7 +22,8 @@ from sqlalchemy import ColumnElement, Connection, Update, and_, bindparam, func,
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import entityflow, records, vault
+from collector import entityflow, records, submissions, vault
+from collector.audit import SYSTEM
 from collector.db import among, among_param
 from collector.decryption import INTERNAL, REASONS, Batch, Claim, Opener, Outcome, blame
 from collector.errors import ProcessingFailed as Failure
@@ -320,6 +321,15 @@ class Decryptor:
             log.warning("%d incomplete submissions failed: missing-media", count)
         return count
 
+    def purge_deleted(self) -> int:
+        """Remove the submissions deleted more than ``submissions.PURGE_AFTER`` ago, as
+        ``collector submissions purge`` does (``run`` calls it hourly); return how many."""
+        with self.sessions() as session, session.begin():
+            count = submissions.purge(session, actor=SYSTEM)
+        if count:
+            log.info("%d deleted submissions purged", count)
+        return count
+
     def run_once(self, limit: int = CLAIM_BATCH) -> int:
         """Claim and process one batch; return how many were claimed."""
         claims = self.claim(limit)
@@ -341,16 +351,23 @@ class Decryptor:
         idle: float = 1.0,
         on_batch: Callable[[int], None] | None = None,
         sweep_every: float = 60.0,
+        purge_every: float = 3600.0,
     ) -> None:
-        """Work until ``stop`` is set; sleep ``idle`` seconds (or until woken) when idle."""
+        """Work until ``stop`` is set; sleep ``idle`` seconds (or until woken) when idle.
+        Incomplete uploads are swept every ``sweep_every`` seconds, and deleted submissions
+        past their 30 days purged every ``purge_every`` (so that the promise holds without a
+        cron job)."""
         log.info("decryption worker started (lease %ss)", self.lease.total_seconds())
-        next_sweep = 0.0
+        next_sweep = next_purge = 0.0
         while not stop.is_set():
             count = 0
             try:
                 if time.monotonic() >= next_sweep:
                     next_sweep = time.monotonic() + sweep_every
                     self.sweep_incomplete()
+                if time.monotonic() >= next_purge:
+                    next_purge = time.monotonic() + purge_every
+                    self.purge_deleted()
                 count = self.run_once()
             except Exception:
                 log.exception("worker batch failed; retrying")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
+import time
 import zipfile
 from datetime import timedelta
 from typing import Any
@@ -18,7 +20,7 @@ from collector import submissions
 from collector.audit import CLI
 from collector.db import transaction
 from collector.errors import NotFound
-from collector.models import Form, Subject, Submission, SubmissionRecord, utcnow
+from collector.models import AuditEntry, Form, Subject, Submission, SubmissionRecord, utcnow
 from tests.support.central import World, simple_instance
 from tests.support.pipeline import process_all, publish, submit
 from tests.support.site import Sealer, Site
@@ -214,3 +216,36 @@ def test_delete_and_restore_in_the_domain_refuse_what_is_not_there(world: World)
             submissions.delete_logical(session, form, "uuid:none", actor=CLI)
         with pytest.raises(NotFound, match="no deleted submission"):
             submissions.restore_logical(session, form, world.instance_id, actor=CLI)
+
+
+def test_the_worker_purges_what_was_deleted_long_ago_without_cron(
+    cli_instance: Instance,
+) -> None:
+    _project, ids = _deleted_profiles(cli_instance)
+    stop = threading.Event()
+    decryptor = cli_instance.decryptor()
+    worker = threading.Thread(target=decryptor.run, args=(stop,), kwargs={"idle": 0.05})
+    worker.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and ids[0] in _instance_ids(cli_instance):
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        worker.join(10)
+    assert _instance_ids(cli_instance) == sorted(ids[1:])  # recent deletions stay, restorable
+    with cli_instance.sessions() as session:
+        [purge] = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "submission.purge")
+        ).all()
+    assert (purge.actor_type, json.loads(purge.details)["submissions"]) == ("system", 1)
+    # A second purger finding nothing left (another worker took it) records nothing.
+    assert decryptor.purge_deleted() == 0
+    with cli_instance.sessions() as session:
+        count = select(func.count()).where(AuditEntry.action == "submission.purge")
+        assert session.scalar(count) == 1
+
+
+def _instance_ids(instance: Instance) -> list[str]:
+    with instance.sessions() as session:
+        return sorted(session.scalars(select(Submission.instance_id)))
