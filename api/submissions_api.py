@@ -16,6 +16,7 @@ Reads return metadata only; the values are served, pseudonymised, by OData and t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -137,18 +138,21 @@ def list_submissions(project_id: int, xml_form_id: str) -> Response:
 )
 def delete_submission(project_id: int, xml_form_id: str, instance_id: str) -> Response:
     """Delete a logical submission: gone from every view and export until it is restored."""
-    form, actor = _form(project_id, xml_form_id, Action.SUBMISSION_DELETE)
-    submissions.delete_logical(context.db(), form, instance_id, actor=actor)
-    context.commit()
-    return context.success()
+    return _trash(project_id, xml_form_id, instance_id, submissions.delete_logical)
 
 
 @bp.post("/submissions/<instance_id>/restore")
 @operation("Restore a deleted submission", "project", response=SuccessSchema)
 def restore_submission(project_id: int, xml_form_id: str, instance_id: str) -> Response:
     """Bring a deleted submission back (404 unless it is deleted and not yet purged)."""
+    return _trash(project_id, xml_form_id, instance_id, submissions.restore_logical)
+
+
+def _trash(
+    project_id: int, xml_form_id: str, instance_id: str, change: Callable[..., None]
+) -> Response:
     form, actor = _form(project_id, xml_form_id, Action.SUBMISSION_DELETE)
-    submissions.restore_logical(context.db(), form, instance_id, actor=actor)
+    change(context.db(), form, instance_id, actor=actor)
     context.commit()
     return context.success()
 
