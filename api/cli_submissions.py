@@ -172,7 +172,8 @@ def purge_deleted(
     yes: bool,
 ) -> None:
     """Remove deleted submissions for good (records, media, envelopes, comments), and
-    crypto-shred the vault subjects only they named. Run it daily, as Central's cron does."""
+    crypto-shred the vault subjects only they named. The decryption workers already do it
+    hourly for those deleted more than 30 days ago; this does it now."""
     if xml_form_id is not None and project_id is None:
         raise click.UsageError("--form needs --project")
     if instance_id is not None and xml_form_id is None:

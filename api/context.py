@@ -22,6 +22,9 @@ from collector.roles import Action
 from collector.vault import Secrets
 
 T = TypeVar("T")
+#: Route defaults of a view served for a form's data and, under ``/draft``, for its draft's
+#: test submissions, as Central serves both (the OpenAPI document tells them apart by it).
+PUBLISHED, DRAFT = {"draft": False}, {"draft": True}
 TRUE = frozenset({"true", "1", "yes"})
 FALSE = frozenset({"false", "0", "no"})
 

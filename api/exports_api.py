@@ -25,6 +25,7 @@ from typing import IO, Any
 from flask import Blueprint, Response, request
 
 from api import context
+from api.context import DRAFT, PUBLISHED
 from api.openapi import operation
 from collector import drafts, export, publishing
 from collector.dataset import Viewer
@@ -59,9 +60,8 @@ ZIP_QUERY = (
         "a 1/0 column per value of each select-multiple field without a PII rule",
     ),
 )
-#: Each export is also served under ``…/forms/<f>/draft/``, of the draft's test submissions
-#: in the draft's columns, as on Central.
-PUBLISHED, DRAFT = {"draft": False}, {"draft": True}
+#: Each export is also served under ``…/forms/<f>/draft/``, of the draft's test submissions in
+#: the draft's columns (``context.DRAFT``).
 OF_DRAFT = " (under /draft/: the draft's test submissions)"
 FALSE = ("false", "0", "no", "off")
 TRUE = ("true", "1", "yes", "on")

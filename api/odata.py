@@ -20,6 +20,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, current_app, request
 
 from api import context
+from api.context import DRAFT, PUBLISHED
 from collector import drafts, odata, publishing
 from collector.dataset import Viewer
 from collector.models import Form, FormVersion, Role
@@ -28,8 +29,6 @@ from collector.roles import Action
 bp = Blueprint("odata", __name__, url_prefix="/v1/projects/<int:project_id>/forms")
 
 XML_TYPE = "application/xml"
-#: The feed of a form, and the feed of its draft's test submissions (as Central's draft.svc).
-PUBLISHED, DRAFT = {"draft": False}, {"draft": True}
 
 
 def _form(project_id: int, xml_form_id: str, draft: bool) -> tuple[Form, str, FormVersion | None]:

@@ -36,7 +36,7 @@ from collector.dataset import (
     tables_for,
 )
 from collector.errors import Forbidden, InvalidInput
-from collector.models import AppUser, Form, FormVersion, Submission, User, published
+from collector.models import AppUser, Form, FormVersion, Submission, User, in_scope
 from collector.odata.query import export_filter
 from collector.odata.rows import timestamp
 from collector.odata.versions import Versions
@@ -111,10 +111,9 @@ def reconcile(session: Session, form: Form, summary: Summary, draft: int | None 
     # One pass over the form's submissions, deleted ones counted apart.
     gone = Submission.deleted_at.is_not(None)
     invalid = func.sum(case((Submission.signature == "invalid", 1), else_=0))
-    scope = published() if draft is None else Submission.form_version_id == draft
     rows = session.execute(
         select(Submission.state, Submission.reason, gone, func.count(), invalid)
-        .where(Submission.form_id == form.id, scope)
+        .where(Submission.form_id == form.id, in_scope(draft, deleted=True))
         .group_by(Submission.state, Submission.reason, gone)
     ).all()
     for state, reason, deleted, count, invalid_count in rows:

@@ -318,10 +318,13 @@ def published() -> ColumnElement[bool]:
     return Submission.form_version_id.not_in(drafts.scalar_subquery())
 
 
-def in_scope(draft: int | None = None) -> ColumnElement[bool]:
-    """``on_view()``; or, given a draft version's id, the test submissions of that draft
+def in_scope(draft: int | None = None, *, deleted: bool = False) -> ColumnElement[bool]:
+    """``on_view()``, or with ``deleted`` the deleted submissions too (an export's summary
+    counts them apart); or, given a draft version's id, the test submissions of that draft
     only (what its own OData feed and exports show)."""
-    return on_view() if draft is None else Submission.form_version_id == draft
+    if draft is not None:
+        return Submission.form_version_id == draft
+    return published() if deleted else on_view()
 
 
 class SubmissionPart(Base):
