@@ -301,6 +301,8 @@ def test_bad_test_uploads_are_refused_and_store_nothing(site: Site, sealer: Seal
 def test_the_test_listing_needs_a_draft(site: Site) -> None:
     api = admin_session(site)
     base = f"{site.origin}/v1/projects/{site.project_id}/forms/{FORM_ID}"
+    with site.instance.sessions() as session:
+        audited = session.scalar(select(func.count()).select_from(AuditEntry))
     for path in (
         "draft/submissions",
         "draft.svc",
@@ -310,6 +312,8 @@ def test_the_test_listing_needs_a_draft(site: Site) -> None:
         answer = api.get(f"{base}/{path}", timeout=30)
         assert answer.status_code == 404, path
         assert "has no draft" in answer.json()["message"]
+    with site.instance.sessions() as session:  # refused before any export was audited
+        assert session.scalar(select(func.count()).select_from(AuditEntry)) == audited
 
 
 def test_the_drafts_feed_and_exports_show_its_tests_as_its_rules_make_them(
